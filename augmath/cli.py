@@ -1,0 +1,63 @@
+"""The `augmath` command: a thin dispatcher. It parses arguments and calls the stage; no logic of its own.
+
+Each subcommand lives in the module named below, which defines
+    add_arguments(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int        # the exit status
+Modules are imported only when their subcommand runs, so `augmath grade` never pays for torch or lighteval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("augmath.sources", "load benchmarks into canonical records (prepare / inspect)"),
+    "grade": ("augmath.grading", "grade predictions against golds (GSM8K or MATH style)"),
+    "serve": ("augmath.serve", "start the embedded OpenAI-compatible server"),
+    "generate": ("augmath.engine", "sample completions for a JSONL of requests, resumably"),
+    "augment": ("augmath.augment", "augment GSM8K / MATH with MuggleMath strategies"),
+    "decontaminate": ("augmath.decontam", "flag rows that overlap the evaluation sets"),
+    "build": ("augmath.build", "build a Hub-ready dataset folder from run folders"),
+    "push": ("augmath.hub", "push a dataset / model / results folder to the Hub"),
+    "train": ("augmath.train", "launch training/sft.py under accelerate"),
+    "eval": ("augmath.evaluation", "evaluate a model with augmath's lighteval tasks"),
+    "transfer": ("augmath.transfer", "build the in-domain / cross-domain transfer matrix"),
+    "fit": ("augmath.fit", "fit accuracy against the amount of augmented data"),
+    "experiment": ("augmath.experiment", "run a whole experiment from one YAML file"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="augmath", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        args = parser.parse_args(argv)
+        if args.version:
+            from augmath import __version__
+
+            print(__version__)
+            return 0
+        parser.print_help()
+        return 0 if not argv else 2
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"augmath {name}", description=help_text)
+    module.add_arguments(sub)
+    args = sub.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up .venv (idempotent) and run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+# Tests that need the full benchmark files read them from AUGMATH_DATA_DIR and fail when it is missing.
+if [[ -z "${AUGMATH_DATA_DIR:-}" && -d "$ROOT/../shared/data" ]]; then
+  export AUGMATH_DATA_DIR="$(cd "$ROOT/../shared/data" && pwd)"
+fi
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec "$ROOT/.venv/bin/python" -m pytest "$@"
