@@ -1,0 +1,100 @@
+"""Content-addressed, resumable stages for the experiment runner.
+
+A stage is one `augmath <command> ...` subprocess (the same commands a user runs by hand) plus the stages it
+reads from. Its key hashes the command line (with upstream outputs replaced by *their* keys), so:
+  - a finished stage is skipped on re-run (its `.stage.json` marker exists and matches);
+  - a changed setting, or a changed upstream stage, gives a new key and a new output folder;
+  - a stage killed half-way has no marker and is run again into the same folder, where the command itself
+    resumes (the engine's request log, training's checkpoints) or rewrites atomically.
+Output folders are named `<name>-<key[:10]>` under the experiment's work dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from augmath.io import write_json_atomic
+
+MARKER = ".stage.json"
+
+
+@dataclass
+class Stage:
+    name: str                      # unique within an experiment, e.g. "train-gsm8k-64"
+    kind: str                      # augment | build | train | eval | fit | transfer | push | python
+    argv: list[str]                # arguments after `augmath`, with "{out}" and "{dep:NAME}" placeholders
+    deps: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)   # non-secret extra environment (hashed)
+    volatile_env: dict[str, str] = field(default_factory=dict)  # not hashed (e.g. a server URL for this run)
+    func: Callable[[Path, dict[str, Path]], None] | None = None  # kind == "python": in-process step
+    key: str = ""
+    out: Path | None = None
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def resolve(stages: list[Stage], workdir: Path) -> list[Stage]:
+    """Assign keys and output folders in dependency order (stages must be listed after their deps)."""
+    by_name: dict[str, Stage] = {}
+    for st in stages:
+        missing = [d for d in st.deps if d not in by_name]
+        if missing:
+            raise ValueError(f"stage {st.name!r} depends on {missing}, which are not defined before it")
+        st.key = _digest({"kind": st.kind, "argv": st.argv, "env": st.env,
+                          "deps": {d: by_name[d].key for d in st.deps}})
+        st.out = workdir / f"{st.name}-{st.key[:10]}"
+        by_name[st.name] = st
+    return stages
+
+
+def is_done(st: Stage) -> bool:
+    marker = st.out / MARKER
+    if not marker.exists():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("key") == st.key
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def expand(st: Stage, by_name: dict[str, Stage]) -> list[str]:
+    out = []
+    for a in st.argv:
+        a = a.replace("{out}", str(st.out))
+        for d in st.deps:
+            a = a.replace("{dep:%s}" % d, str(by_name[d].out))
+        out.append(a)
+    return out
+
+
+def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
+    """Run one stage to completion; raise with the log's tail on failure. Returns seconds taken."""
+    st.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    if st.kind == "python":
+        st.func(st.out, {d: by_name[d].out for d in st.deps})
+    else:
+        argv = [sys.executable, "-m", "augmath.cli", *expand(st, by_name)]
+        log_path = log_dir / f"{st.name}.log"
+        env = {**os.environ, **st.env, **st.volatile_env}
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"\n$ augmath {' '.join(argv[3:])}\n")
+            log.flush()
+            proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if proc.returncode != 0:
+            tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
+            raise RuntimeError(f"stage {st.name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+    seconds = time.time() - t0
+    write_json_atomic(st.out / MARKER, {"key": st.key, "name": st.name, "kind": st.kind,
+                                        "argv": st.argv, "seconds": round(seconds, 2)})
+    return seconds

@@ -1,0 +1,132 @@
+"""augmath.report.write_report: every section, the demo banner, working links, and the results card."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from analysis_fixtures import trained, write_results
+from augmath.fit import fit_results
+from augmath.report import DEMO_BANNER, render_results_card, write_report
+from augmath.transfer import write_transfer
+
+LINK = re.compile(r"\]\(([^)]+)\)")
+
+
+def _results(tmp_path, base="HuggingFaceTB/SmolLM2-135M-Instruct"):
+    folders = [write_results(tmp_path / "res" / "base", accuracies={"gsm8k": 0.03, "math500": 0.01},
+                             provenance=None, model=base)]
+    for n in (1000, 2000, 4000, 8000, 16000):
+        acc = 0.05 + 0.03 * math.log(n / 1000)
+        folders.append(write_results(tmp_path / "res" / f"gsm8k-{n}", accuracies={"gsm8k": acc, "math500": 0.015},
+                                     provenance=trained("gsm8k", n, "gsm8k", None, base=base)))
+    folders.append(write_results(tmp_path / "res" / "orig", accuracies={"gsm8k": 0.06, "math500": 0.01},
+                                 provenance=trained("gsm8k-original", 7473, "gsm8k", "original", base=base)))
+    return folders
+
+
+def _run_folder(tmp_path):
+    run = tmp_path / "runs" / "gsm8k-demo"
+    run.mkdir(parents=True)
+    rows = [{"id": f"aug/{i}", "seed_id": f"gsm8k/train/{i // 2}", "source": "gsm8k",
+             "strategy": "reverse" if i % 2 else "numbers", "question": "q", "response": "r", "answer": "3",
+             "generator": "smollm2", "prompt_hash": "ab12", "sampling": "{}", "path_index": 0,
+             "verification": "majority" if i % 2 else "exact", "verified": i % 4 != 1,
+             "agreement": 0.75 if i % 2 else None} for i in range(8)]
+    (run / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "dropped.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "reason": r}) + "\n"
+                                               for i, r in enumerate(["no_answer", "contaminated", "no_answer"])))
+    (run / "report.json").write_text(json.dumps({"accepted": 8, "decontamination": {"checked": 11, "flagged": 1}}))
+    return run
+
+
+def _dataset(tmp_path):
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    (ds / "manifest.json").write_text(json.dumps({"name": "augmath-demo", "version": "1.0.0", "seed": 0, "configs": {
+        "gsm8k-reverse": {"kind": "strategy", "rows": 4, "sources": ["gsm8k"], "strategies": ["reverse"]},
+        "default": {"kind": "default", "rows": 8, "sources": ["gsm8k"], "strategies": ["numbers", "reverse"]}}}))
+    return ds
+
+
+def test_full_report(tmp_path):
+    results = _results(tmp_path)
+    out = tmp_path / "report"
+    path = write_report(out, results, run_dirs=[_run_folder(tmp_path)], dataset_dir=_dataset(tmp_path),
+                        model_dirs=[tmp_path / "res"], extra_links={"experiment config": tmp_path / "res"}, html=True)
+    md = path.read_text()
+    assert md.count(DEMO_BANNER) == 1
+    # strategy table: in-domain accuracy with s.e. and the delta against the original seeds
+    assert "| AugGSM8K | 16,000 | gsm8k 13.5 ± 2.4 | +7.5 |" in md
+    assert "| GSM8K original | 7,473 | gsm8k 6.0 ± 1.7 | — |" in md
+    # scaling: the fit table, the plot, the single-N series named as skipped
+    assert re.search(r"\| gsm8k \| gsm8k \| 5 \| loglinear \| a = -0\.1[56]\d+ \[.*\]; b = 0\.03\d+ \[", md)
+    assert "![scaling on gsm8k](fit/fit_gsm8k.png)" in md
+    assert "gsm8k-original (N=7,473)" in md
+    # transfer heatmap and table; data statistics from items/dropped/report.json and the manifest
+    assert "![transfer heatmap](transfer/transfer.png)" in md and "**13.5 ± 2.4**" in md
+    assert "| gsm8k-demo | gsm8k | reverse | 4 | 50.0% | 0.75 | majority 4 |" in md
+    assert "| gsm8k-demo | contaminated | 1 |" in md
+    assert "| gsm8k-demo | `decontamination.flagged` | 1 |" in md
+    assert "| `gsm8k-reverse` | strategy | 4 | gsm8k | reverse |" in md
+    # every link resolves, relative to the report
+    links = LINK.findall(md)
+    assert len(links) > 15
+    for link in links:
+        assert (out / link).exists(), link
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and '<img src="fit/fit_gsm8k.png"' in html
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["demo_model"] is True and summary["fits"][0]["model"] == "loglinear"
+
+
+def test_no_banner_for_other_models_and_precomputed_stages(tmp_path):
+    results = _results(tmp_path, base="meta-llama/Llama-2-7b-hf")
+    fit_results([p for p in results if p.name != "base"], tmp_path / "stages" / "fit", resamples=100)
+    write_transfer(results, tmp_path / "stages" / "transfer")
+    out = tmp_path / "report"
+    md = write_report(out, results, fit_dir=tmp_path / "stages" / "fit",
+                      transfer_dir=tmp_path / "stages" / "transfer").read_text()
+    assert "135M" not in md
+    assert "No augment run folders or dataset folder were given." in md
+    # figures from stage folders outside the report are copied in, so the report folder stands alone
+    assert "![scaling on gsm8k](figures/fit-fit_gsm8k.png)" in md
+    assert (out / "figures" / "transfer-transfer.png").is_file()
+    for link in LINK.findall(md):
+        assert (out / link).exists(), link
+
+
+def test_base_model_only_has_no_fit(tmp_path):
+    base = write_results(tmp_path / "base", accuracies={"gsm8k": 0.03}, provenance=None,
+                         model="HuggingFaceTB/SmolLM2-135M-Instruct")
+    md = write_report(tmp_path / "r", [base]).read_text()
+    assert "No trained model in these results, so nothing to fit." in md
+    assert "| base model (no fine-tuning) | — | — | — | 3.0 | — |" in md
+
+
+def test_results_card(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    out = tmp_path / "report"
+    write_report(out, _results(tmp_path))
+    card = render_results_card(out)
+    text = str(card)
+    assert text.startswith("---\n") and "license: apache-2.0" in text and "- augmath" in text
+    assert DEMO_BANNER in text
+    assert "| AugGSM8K | 16,000 | gsm8k 13.5 ± 2.4 | +7.5 |" in text
+    assert re.search(r"log-linear, accuracy = -0\.1[56]\d+ \+ 0\.03\d+·ln N", text)
+    assert "(fit/fit_gsm8k.png)" in text and "(report.md)" in text
+    assert "hf_xxxx" not in text
+    assert card.data.to_dict()["pretty_name"] == "augmath experiment report"
+
+
+def test_bad_results_folder_is_named(tmp_path):
+    from augmath.io import DataError
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text('{"model": "m", "tasks": {"gsm8k": {"accuracy": 1.5, "n": 10}}}')
+    with pytest.raises(DataError, match=r"bad/results.json: field 'tasks.gsm8k.accuracy' is 1.5"):
+        write_report(tmp_path / "r", [bad])
