@@ -1,0 +1,169 @@
+"""Reading finished `augmath augment` run folders for `augmath build`: validation and a compact row index.
+
+A run folder is valid input when it has run.json, report.json and a non-empty items.jsonl whose every line is
+a JSON object with the item fields below (see docs/HELPERS.md); any other line is an error naming file:line
+and the field. Rows are not kept in memory: the index stores, per row, its 128-bit sort key, file, byte offset
+and length, so the build can re-read rows in any order at ~32 bytes of memory per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from array import array
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augmath.io import DataError, require
+
+# field -> accepted JSON types for an items.jsonl row (None allowed only for agreement)
+ITEM_TYPES: dict[str, Any] = {
+    "id": str, "seed_id": str, "source": str, "strategy": str, "question": str, "response": str, "answer": str,
+    "generator": str, "prompt_hash": str, "sampling": str, "path_index": int, "verification": str,
+    "verified": bool, "agreement": (int, float),
+}
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # no '-': `<source>-<strategy>` must split unambiguously
+ORIGINAL, DEFAULT = "original", "default"
+
+
+@dataclass
+class RunInput:
+    path: Path
+    name: str
+    items_sha256: str = ""
+    rows: int = 0
+    run_json: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+
+class ItemIndex:
+    """Compact per-row index: sort key (128 bits), file number, byte offset, length, (source, strategy) group."""
+
+    def __init__(self) -> None:
+        self.k1, self.k2, self.offset = array("Q"), array("Q"), array("Q")
+        self.file, self.length, self.group = array("H"), array("I"), array("H")
+        self.groups: list[tuple[str, str]] = []
+        self._group_no: dict[tuple[str, str], int] = {}
+
+    def add(self, key: bytes, file_no: int, offset: int, length: int, group: tuple[str, str]) -> None:
+        if group not in self._group_no:
+            self._group_no[group] = len(self.groups)
+            self.groups.append(group)
+        self.k1.append(int.from_bytes(key[:8], "big"))
+        self.k2.append(int.from_bytes(key[8:16], "big"))
+        self.file.append(file_no), self.offset.append(offset), self.length.append(length)
+        self.group.append(self._group_no[group])
+
+    def order(self) -> np.ndarray:
+        k1, k2 = np.frombuffer(self.k1, np.uint64), np.frombuffer(self.k2, np.uint64)
+        return np.lexsort((k2, k1))
+
+
+def sort_key(seed: int, row_id: str) -> bytes:
+    """The documented scaling order: ascending sha256 of "<seed>/<id>"."""
+    return hashlib.sha256(f"{seed}/{row_id}".encode("utf-8")).digest()
+
+
+_EXACT_TYPES = {name: ({bool} if t is bool else {int} if t is int else {int, float, type(None)} if name == "agreement"
+                       else {str}) for name, t in ITEM_TYPES.items()}
+_CHECKED: dict[str, set[str]] = {"name": set(), "sampling": set()}  # values already validated (few distinct)
+
+
+def validate_item(row: dict, where: str) -> None:
+    """Raise DataError naming `where` and the field unless `row` is a valid items.jsonl row."""
+    for name, exact in _EXACT_TYPES.items():
+        if type(row.get(name)) not in exact:  # fast path; the slow path below says exactly what is wrong
+            if name == "agreement" and row.get(name, 0) is None:
+                continue
+            value = require(row, name, where, ITEM_TYPES[name])
+            raise DataError(f"{where}: field '{name}' should be {ITEM_TYPES[name].__name__ if name != 'agreement' else 'a number'}, "
+                            f"got {type(value).__name__}")
+    for name in ("id", "seed_id", "question", "response"):
+        if not row[name].strip():
+            raise DataError(f"{where}: field '{name}' is empty")
+    for name in ("source", "strategy"):
+        value = row[name]
+        if value not in _CHECKED["name"]:
+            if not NAME_RE.match(value) or value in (ORIGINAL, DEFAULT):
+                raise DataError(f"{where}: {name} {value!r} is not a valid config name part (lowercase letters, "
+                                f"digits and '_', starting with a letter; not '{ORIGINAL}'/'{DEFAULT}'), e.g. 'reverse'")
+            _CHECKED["name"].add(value)
+    if row["path_index"] < 0:
+        raise DataError(f"{where}: field 'path_index' is negative")
+    if row["sampling"] not in _CHECKED["sampling"]:
+        try:
+            json.loads(row["sampling"])
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: field 'sampling' is not a JSON string ({e.msg})") from None
+        if len(_CHECKED["sampling"]) < 1000:
+            _CHECKED["sampling"].add(row["sampling"])
+
+
+def read_json(path: Path) -> dict:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return obj
+
+
+def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
+    """Validate every run folder and index its rows. Returns (runs, index, stats, seeds)."""
+    runs, index, seeds = [], ItemIndex(), {}
+    stats: dict[tuple[str, str], dict] = defaultdict(lambda: {"rows": 0, "verified": 0, "agreement_sum": 0.0,
+                                                               "agreement_n": 0, "methods": Counter(),
+                                                               "prompts": Counter()})
+    # Sorted by folder name so the card and manifest do not depend on the order of the command line.
+    for file_no, run_dir in enumerate(sorted(run_dirs, key=lambda p: (Path(p).resolve().name, str(p)))):
+        path = Path(run_dir)
+        if not path.is_dir():
+            raise DataError(f"{path}: no such run folder")
+        missing = [n for n in ("run.json", "items.jsonl", "report.json") if not (path / n).is_file()]
+        if missing:
+            raise DataError(f"{path}: not a finished `augmath augment` run folder (missing {', '.join(missing)})")
+        run = RunInput(path, path.resolve().name, run_json=read_json(path / "run.json"),
+                       report=read_json(path / "report.json"))
+        if any(r.name == run.name for r in runs):
+            raise DataError(f"{path}: two input run folders are named {run.name!r}; rename one")
+        digest, offset, items = hashlib.sha256(), 0, path / "items.jsonl"
+        with open(items, "rb") as f:
+            for lineno, line in enumerate(f, start=1):
+                digest.update(line)
+                where = f"{items}:{lineno}"
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                        torn = "; a torn last line: is `augmath augment` still running?" if not line.endswith(b"\n") else ""
+                        raise DataError(f"{where}: invalid JSON ({getattr(e, 'msg', e)}){torn}") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{where}: expected a JSON object")
+                    validate_item(row, where)
+                    group = (row["source"], row["strategy"])
+                    index.add(sort_key(seed, row["id"]), file_no, offset, len(line), group)
+                    seeds.setdefault(row["seed_id"], (row["source"], where))
+                    s = stats[group]
+                    s["rows"] += 1
+                    s["verified"] += bool(row["verified"])
+                    if row["agreement"] is not None:
+                        s["agreement_sum"] += float(row["agreement"])
+                        s["agreement_n"] += 1
+                    s["methods"][row["verification"]] += 1
+                    s["prompts"][(row["generator"], row["prompt_hash"])] += 1
+                    run.rows += 1
+                offset += len(line)
+        if run.rows == 0:
+            raise DataError(f"{items}: no items (an empty run folder)")
+        run.items_sha256 = digest.hexdigest()
+        runs.append(run)
+    return runs, index, dict(stats), seeds
+
+

@@ -1,0 +1,217 @@
+"""`augmath push`: publish a dataset, model or results folder to the Hugging Face Hub.
+
+One path for every folder kind: `create_repo` (exist_ok), refuse a version tag that already exists,
+`upload_folder` (one commit with a message; stale data files of an older version deleted in the same commit),
+then `create_tag` on that commit. `--dry-run` prints exactly the files `upload_folder` would send, where, and
+what would be tagged, without touching the network.
+
+The token comes from $HF_TOKEN or the user's `hf auth login`; huggingface_hub reads it itself. It is never
+printed, logged or written: the dry run names only its source, and every error is scrubbed before it is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
+
+from augmath.cards import scrub_secrets
+
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
+IGNORE_PATTERNS = [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"]
+# Remote files under these folders that the new version no longer has are deleted in the same commit, so a
+# config dropped in version 2 does not linger on the Hub.
+DELETE_PATTERNS = {"dataset": ["data/**", "runs/**"], "results": ["details/**"], "model": None}
+# Training checkpoints (accelerate save_state: optimizer states, several times the model) stay local.
+KIND_IGNORE = {"dataset": [], "results": [], "model": ["checkpoints/*"]}
+
+
+class PushError(RuntimeError):
+    """A push that cannot or did not happen; the message never contains a secret."""
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    folder: Path
+    kind: str  # "dataset" | "model" | "results"
+    repo_type: str  # "dataset" | "model" (results folders are dataset repos)
+    repo_id: str
+    revision: str | None
+    private: bool
+    message: str
+    tag: str | None
+    files: tuple[tuple[str, int, str], ...]  # (path in repo, bytes, sha256), in upload order
+
+    @property
+    def delete_patterns(self) -> list[str] | None:
+        return DELETE_PATTERNS[self.kind]
+
+    @property
+    def ignore_patterns(self) -> list[str]:
+        return IGNORE_PATTERNS + KIND_IGNORE[self.kind]
+
+
+def folder_kind(folder: Path) -> str:
+    if (folder / "manifest.json").is_file() and _load(folder / "manifest.json").get("kind") == "dataset":
+        return "dataset"
+    if (folder / "results.json").is_file():
+        return "results"
+    if (folder / "augmath_train.json").is_file() or (folder / "config.json").is_file():
+        return "model"
+    raise PushError(f"{folder} is not a dataset, model or results folder (no manifest.json from `augmath build`, "
+                    "results.json, augmath_train.json or config.json)")
+
+
+def _load(path: Path) -> dict:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise PushError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    return obj if isinstance(obj, dict) else {}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def upload_list(folder: Path, ignore_patterns: list[str]) -> list[str]:
+    """The relative paths `upload_folder(ignore_patterns=...)` sends, in its order (same listing, same filter)."""
+    paths = [p.relative_to(folder).as_posix() for p in sorted(folder.glob("**/*")) if p.is_file()]
+    return list(filter_repo_objects(paths, ignore_patterns=ignore_patterns + DEFAULT_IGNORE_PATTERNS))
+
+
+def verify_dataset(folder: Path, files: list[str]) -> dict:
+    """A dataset folder must be exactly what `augmath build` wrote: every file listed, every hash matching."""
+    manifest = _load(folder / "manifest.json")
+    listed = manifest.get("files", {})
+    extra = sorted(set(files) - set(listed) - {"manifest.json"})
+    missing = sorted(set(listed) - set(files))
+    if extra or missing:
+        raise PushError(f"{folder} does not match its manifest.json (extra: {extra[:3]}, missing: {missing[:3]}); "
+                        "rebuild it with `augmath build`")
+    for rel, info in listed.items():
+        if _sha256(folder / rel) != info.get("sha256"):
+            raise PushError(f"{folder / rel} changed since it was built (sha256 differs from manifest.json); "
+                            "rebuild it with `augmath build`")
+    return manifest
+
+
+def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = None, private: bool = False,
+              message: str | None = None, tag: str | None = None) -> PushPlan:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PushError(f"{folder}: no such folder")
+    if not REPO_ID_RE.match(repo_id):
+        raise PushError(f"--repo-id {repo_id!r} is not ORG/NAME")
+    kind = folder_kind(folder)
+    files = upload_list(folder, IGNORE_PATTERNS + KIND_IGNORE[kind])
+    what = kind
+    if kind == "dataset":
+        manifest = verify_dataset(folder, files)
+        tag = tag or f"v{manifest['version']}"
+        what = (f"dataset {manifest.get('name', folder.name)} {manifest['version']} "
+                f"({len(manifest['configs'])} configs, {manifest['configs']['default']['rows']:,} rows)")
+    elif kind == "model" and (folder / "augmath_train.json").is_file():
+        train = _load(folder / "augmath_train.json")
+        what = f"model trained on {train.get('dataset', '?')} {train.get('config', '')} N={train.get('n', '?')}"
+    entries = tuple((rel, (folder / rel).stat().st_size, _sha256(folder / rel)) for rel in files)
+    return PushPlan(folder=folder, kind=kind, repo_type="model" if kind == "model" else "dataset", repo_id=repo_id,
+                    revision=revision, private=private, message=message or f"augmath push: {what}", tag=tag,
+                    files=entries)
+
+
+def token_source() -> str:
+    """Where the token would come from, never the token itself."""
+    from huggingface_hub import get_token
+
+    if os.environ.get("HF_TOKEN"):
+        return "$HF_TOKEN"
+    return "huggingface_hub login" if get_token() else "none found (set HF_TOKEN or run `hf auth login`)"
+
+
+def describe(plan: PushPlan) -> str:
+    total = sum(size for _, size, _ in plan.files)
+    where = f"https://huggingface.co/{'datasets/' if plan.repo_type == 'dataset' else ''}{plan.repo_id}"
+    lines = [
+        "dry run: nothing is uploaded. A push would:",
+        f"  1. create_repo {plan.repo_id} (repo_type={plan.repo_type}, private={plan.private}, exist_ok) -> {where}",
+        f"  2. upload_folder {plan.folder} -> revision {plan.revision or 'main'}, commit message "
+        f"'{plan.message}', {len(plan.files)} files, {total:,} bytes:",
+        *(f"       {rel}  {size:,} B  sha256 {sha[:16]}" for rel, size, sha in plan.files),
+        f"     never sent: files matching {plan.ignore_patterns} (and .git)",
+    ]
+    if plan.delete_patterns:
+        lines.append(f"     deleting remote files matching {plan.delete_patterns} that this folder does not have")
+    lines.append("     (one commit; huggingface_hub splits only uploads of over 256 files or 5 minutes)")
+    lines.append(f"  3. create_tag {plan.tag} on the (last) commit; refused before uploading if the tag exists"
+                 if plan.tag
+                 else "  3. no tag (pass --tag to tag this commit)")
+    lines.append(f"token: {token_source()}")
+    return "\n".join(lines)
+
+
+def push(plan: PushPlan, api: Any = None) -> str:
+    """Publish the plan; returns the commit URL. Any failure becomes a PushError with secrets scrubbed."""
+    from huggingface_hub import HfApi, get_token
+
+    if api is None:
+        if not get_token():
+            raise PushError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+        api = HfApi()
+    try:
+        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True)
+        if plan.tag:
+            tags = {t.name for t in api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type).tags}
+            if plan.tag in tags:
+                raise PushError(f"tag {plan.tag} already exists on {plan.repo_id}; versions are immutable, "
+                                "build with a new --version")
+        if plan.revision and plan.revision != "main":
+            api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=plan.repo_id, folder_path=str(plan.folder), repo_type=plan.repo_type, revision=plan.revision,
+            commit_message=plan.message, ignore_patterns=plan.ignore_patterns, delete_patterns=plan.delete_patterns)
+        if plan.tag:
+            api.create_tag(plan.repo_id, tag=plan.tag, revision=commit.oid, repo_type=plan.repo_type,
+                           tag_message=plan.message)
+        return commit.commit_url
+    except PushError as e:
+        raise PushError(scrub_secrets(str(e))) from None
+    except Exception as e:  # noqa: BLE001 - anything from the network layer may quote a header
+        raise PushError(scrub_secrets(f"push to {plan.repo_id} failed: {type(e).__name__}: {e}")) from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", help="a dataset folder (augmath build), model folder (augmath train) or results folder")
+    p.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--revision", default=None, help="branch to commit to (created if missing; default main)")
+    p.add_argument("--message", default=None, help="commit message (default says what is pushed)")
+    p.add_argument("--tag", default=None, help="tag for the commit (datasets default to v<version>)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be uploaded where; no network")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = plan_push(args.folder, args.repo_id, args.revision, args.private, args.message, args.tag)
+        if args.dry_run:
+            print(scrub_secrets(describe(plan)))
+            return 0
+        url = push(plan)
+    except PushError as e:
+        print(f"augmath push: error: {scrub_secrets(str(e))}", file=sys.stderr)
+        return 2
+    print(f"pushed {len(plan.files)} files to {plan.repo_id}: {url}" + (f" (tag {plan.tag})" if plan.tag else ""))
+    return 0
