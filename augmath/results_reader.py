@@ -39,6 +39,24 @@ class TaskScore:
     stderr: float
 
 
+def flatten_training_provenance(p: dict[str, Any]) -> dict[str, Any]:
+    """Map `augmath train`'s augmath_train.json (nested: recipe / base_model / dataset) onto the flat fields
+    the analysis reads (dataset, config, n_train, source, strategy, base_model); flat input passes through."""
+    if not isinstance(p.get("dataset"), dict) and not isinstance(p.get("base_model"), dict):
+        return p
+    ds, base = p.get("dataset") or {}, p.get("base_model") or {}
+    mixture = ds.get("mixture")
+    config = ds.get("config") if not mixture else "mix:" + "+".join(f"{k}={v:g}" for k, v in sorted(mixture.items()))
+    rows = ds.get("rows_per_config") or {}
+    n_train = ds.get("num_samples") or (sum(rows.values()) if rows else None)
+    source, _, strategy = (config or "").partition("-")
+    flat = {"dataset": ds.get("id"), "config": config, "n_train": n_train, "revision": ds.get("revision"),
+            "base_model": base.get("hub_id") or base.get("name_or_path"), "demo": base.get("demo"),
+            "source": None if mixture else source or None,
+            "strategy": None if mixture else (strategy or "all")}
+    return {**{k: v for k, v in p.items() if k not in flat}, **flat}
+
+
 @dataclass
 class ResultsFolder:
     path: Path
@@ -157,6 +175,7 @@ def load_results(path: str | Path) -> ResultsFolder:
     provenance = data.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise DataError(f"{file}: field 'provenance' should be an object")
+    provenance = flatten_training_provenance(provenance)
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise DataError(f"{file}: field 'model' should be a non-empty string")

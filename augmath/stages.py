@@ -12,6 +12,7 @@ Output folders are named `<name>-<key[:10]>` under the experiment's work dir.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -33,8 +34,9 @@ class Stage:
     argv: list[str]                # arguments after `augmath`, with "{out}" and "{dep:NAME}" placeholders
     deps: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)   # non-secret extra environment (hashed)
-    volatile_env: dict[str, str] = field(default_factory=dict)  # not hashed (e.g. a server URL for this run)
+    volatile_argv: list[str] = field(default_factory=list)  # not hashed (e.g. this run's server URL)
     func: Callable[[Path, dict[str, Path]], None] | None = None  # kind == "python": in-process step
+    ok_codes: tuple[int, ...] = (0,)  # exit statuses that count as success
     key: str = ""
     out: Path | None = None
 
@@ -50,7 +52,9 @@ def resolve(stages: list[Stage], workdir: Path) -> list[Stage]:
         missing = [d for d in st.deps if d not in by_name]
         if missing:
             raise ValueError(f"stage {st.name!r} depends on {missing}, which are not defined before it")
-        st.key = _digest({"kind": st.kind, "argv": st.argv, "env": st.env,
+        # An in-process step is keyed on its code too, so editing it re-runs the stage.
+        code = inspect.getsource(st.func) if st.func is not None else None
+        st.key = _digest({"kind": st.kind, "argv": st.argv, "env": st.env, "code": code,
                           "deps": {d: by_name[d].key for d in st.deps}})
         st.out = workdir / f"{st.name}-{st.key[:10]}"
         by_name[st.name] = st
@@ -84,14 +88,14 @@ def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
     if st.kind == "python":
         st.func(st.out, {d: by_name[d].out for d in st.deps})
     else:
-        argv = [sys.executable, "-m", "augmath.cli", *expand(st, by_name)]
+        argv = [sys.executable, "-m", "augmath.cli", *expand(st, by_name), *st.volatile_argv]
         log_path = log_dir / f"{st.name}.log"
-        env = {**os.environ, **st.env, **st.volatile_env}
+        env = {**os.environ, **st.env}
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"\n$ augmath {' '.join(argv[3:])}\n")
+            log.write(f"\n$ augmath {' '.join(argv[3:])}\n")  # no secrets: keys come from the environment
             log.flush()
             proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        if proc.returncode != 0:
+        if proc.returncode not in st.ok_codes:
             tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
             raise RuntimeError(f"stage {st.name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
     seconds = time.time() - t0

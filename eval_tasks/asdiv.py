@@ -1,0 +1,53 @@
+"""
+name:
+augmath ASDiv
+
+dataset:
+chaochun/nlu-asdiv-dataset (2,305 diverse elementary word problems; CC BY-NC 4.0); prepared locally by augmath.eval_data from augmath.sources records
+
+abstract:
+ASDiv (Miao et al. 2020): academia-style diverse word problems, grades 1-6; the answer's unit is dropped.
+Cross-domain transfer target.
+Prompt: the training prompt (MuggleMath's Alpaca template), zero-shot by default (`augmath_asdiv|N` for N-shot).
+Gold: a number (commas stripped, compared numerically). Metrics: augmath's grader as `acc`, and `maj@k` over sampled generations
+(`augmath_asdiv@k=8|0`).
+
+languages:
+english
+
+tags:
+math, reasoning, transfer
+
+paper:
+https://arxiv.org/abs/2106.15772
+"""
+
+from lighteval.tasks.lighteval_task import LightevalTaskConfig
+from lighteval.tasks.requests import Doc
+
+from augmath.eval_data import generation_size, make_doc, task_folder
+from augmath.eval_metric import task_metrics
+from augmath.prompts import stop_sequences
+
+
+def asdiv_prompt(line: dict, task_name: str = None) -> Doc:
+    """A prepared ASDiv row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
+    return make_doc(line, task_name, kind="gsm8k")
+
+
+augmath_asdiv = LightevalTaskConfig(
+    name="augmath_asdiv",
+    prompt_function=asdiv_prompt,
+    hf_repo=task_folder("asdiv"),
+    hf_subset="default",
+    hf_avail_splits=["train", "test"],
+    evaluation_splits=["test"],
+    few_shots_split="train",
+    few_shots_select="random_sampling_from_train",
+    generation_size=generation_size(512),
+    stop_sequence=stop_sequences("alpaca"),
+    metrics=task_metrics(),
+    version=0,
+)
+
+TASKS_TABLE = [augmath_asdiv]

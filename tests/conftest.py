@@ -1,0 +1,41 @@
+"""Session-wide test setup.
+
+- The Hugging Face Hub is unreachable here and tests must never write into the user's cache: every test
+  runs with HF_HUB_OFFLINE=1 and a throwaway HF_HOME (set at import, before anything imports the hub).
+- `embedded_server`: ONE real llama-server (SmolLM2-135M-Instruct) for the whole session, shared by every
+  test that needs an OpenAI-compatible endpoint. Use `embedded_server.base_url` / `embedded_server.model`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_HF_HOME = tempfile.mkdtemp(prefix="augmath-test-hf-home-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = _HF_HOME
+# Tests talk to local servers only; a real key in the environment must never be picked up by accident.
+os.environ.pop("OPENAI_API_KEY", None)
+os.environ.pop("OPENAI_BASE_URL", None)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def embedded_server():
+    """A running embedded llama-server, started once per test session and stopped at the end."""
+    from augmath.serve import EmbeddedServer
+
+    server = EmbeddedServer(parallel=8)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

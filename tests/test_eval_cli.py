@@ -1,0 +1,110 @@
+"""`augmath eval` input checks (clear errors before anything heavy) and its cache-trap helpers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from augmath import evaluation
+from augmath.cli import main
+
+
+def _eval(argv, capsys):
+    code = main(["eval", *argv])
+    return code, capsys.readouterr().err
+
+
+def test_unknown_task_lists_the_valid_ones(capsys, tmp_path):
+    code, err = _eval(["--model", str(tmp_path), "--tasks", "gsm8k,gsm9k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert "unknown task(s) 'gsm9k'" in err
+    for name in ("gsm8k", "math", "math500", "svamp", "asdiv", "mawps"):
+        assert name in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_model_folder(capsys, tmp_path):
+    code, err = _eval(["--model", str(tmp_path / "nope"), "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "no such model folder" in err and str(tmp_path / "nope") in err
+
+
+def test_folder_without_config_is_not_a_model(capsys, tmp_path):
+    (tmp_path / "m").mkdir()
+    code, err = _eval(["--model", str(tmp_path / "m"), "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "no config.json" in err
+
+
+def test_uncached_hub_id_offline(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, err = _eval(["--model", "nobody/no-such-model-xyz", "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "no cached Hub model" in err
+
+
+def test_unreachable_endpoint(capsys, tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, err = _eval(["--backend", "endpoint", "--base-url", f"http://127.0.0.1:{port}/v1", "--tasks", "gsm8k",
+                       "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "unreachable" in err and str(port) in err
+
+
+def test_endpoint_needs_a_url(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    code, err = _eval(["--backend", "endpoint", "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--base-url" in err
+
+
+def test_majority_vote_needs_sampling(capsys, tmp_path):
+    code, err = _eval(["--model", str(tmp_path), "--tasks", "gsm8k", "--maj-k", "4", "--temperature", "0",
+                       "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--temperature" in err
+
+
+def test_bad_input_fails_fast_without_importing_lighteval_or_torch(tmp_path):
+    code = ("import sys; from augmath.cli import main; "
+            f"rc = main(['eval', '--model', {str(tmp_path / 'nope')!r}, '--tasks', 'gsm8k', '--out', {str(tmp_path)!r}]); "
+            "heavy = [m for m in ('lighteval', 'torch', 'transformers') if m in sys.modules]; "
+            "print(rc, heavy); sys.exit(0)")
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
+    assert time.monotonic() - t0 < 20
+
+
+def test_weights_hash_follows_the_weights_not_the_path(tmp_path):
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"\x00" * 64)
+    (model / "training_log.jsonl").write_text("{}\n")  # not a weight file: ignored
+    first = evaluation.weights_sha256(model)
+    (model / "training_log.jsonl").write_text('{"step": 2}\n')
+    (model / "augmath_train.json").write_text("{}")
+    assert evaluation.weights_sha256(model) == first
+    (model / "model.safetensors").write_bytes(b"\x01" + b"\x00" * 63)  # "retrained" in place
+    second = evaluation.weights_sha256(model)
+    assert second != first
+    view_a = evaluation.model_view(str(model), tmp_path / "cache", first)
+    view_b = evaluation.model_view(str(model), tmp_path / "cache", second)
+    assert view_a != view_b and view_a.parent.name.endswith(first[:16])
+    assert (view_b / "model.safetensors").resolve() == (model / "model.safetensors").resolve()
+    assert not any(p.name.startswith(("augmath", "lighteval")) and p.is_dir() for p in model.iterdir())
+
+
+def test_tiny_benchmarks_stub_is_placed(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    evaluation.ensure_tiny_benchmarks_stub()
+    spec = importlib.util.find_spec("lighteval")
+    assert (Path(list(spec.submodule_search_locations)[0]) / "tasks" / "tasks" / "tinyBenchmarks.pkl").exists()
+
+
+@pytest.mark.parametrize("spec,expected", [("gsm8k", ["gsm8k"]), ("svamp, gsm8k,svamp", ["svamp", "gsm8k"])])
+def test_parse_tasks(spec, expected):
+    assert evaluation.parse_tasks(spec) == expected

@@ -1,0 +1,125 @@
+"""`augmath eval --backend endpoint` against the real embedded llama-server (SmolLM2-135M-Instruct).
+
+A pass-through recorder sits between lighteval and the server so the tests can check what was really sent
+(the training prompt, the stop sequences, the seeds) and that every saved output is the server's answer.
+The recorder forwards every request unchanged to the real server; it never answers by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from augmath.cli import main
+from augmath.eval_metric import score_outputs
+from augmath.prompts import ALPACA_STOP, format_prompt
+
+pytestmark = pytest.mark.slow
+
+
+class Recorder:
+    """HTTP pass-through to `upstream` recording (path, request body, response body) of every POST."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream.rstrip("/").removesuffix("/v1")
+        self.calls: list[tuple[str, dict, dict]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self, body: bytes | None):
+                req = urllib.request.Request(recorder.upstream + self.path, data=body, method=self.command,
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=600) as resp:
+                    data, status = resp.read(), resp.status
+                if body is not None:
+                    recorder.calls.append((self.path, json.loads(body), json.loads(data)))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._forward(None)
+
+            def do_POST(self):
+                self._forward(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_eval(server, out, *extra):
+    with Recorder(server.base_url) as rec:
+        code = main(["eval", "--backend", "endpoint", "--base-url", rec.base_url, "--max-samples", "2",
+                     "--max-new-tokens", "32", "--data-dir", "packaged", "--quiet", "--out", str(out), *extra])
+    assert code == 0, (out / "lighteval" / "lighteval.log").read_text()[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    details = {t: [json.loads(x) for x in (out / "details" / f"{t}.jsonl").read_text().splitlines()]
+               for t in results["tasks"]}
+    return results, details, rec.calls
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGMATH_EVAL_DATA_ROOT", str(tmp_path / "eval_data"))
+
+
+def test_endpoint_sends_the_training_prompt_and_saves_the_servers_answers(embedded_server, tmp_path):
+    results, details, calls = run_eval(embedded_server, tmp_path / "r", "--tasks", "gsm8k,math500")
+    assert results["backend"] == "endpoint" and results["model"] == embedded_server.model
+    assert {t: v["n"] for t, v in results["tasks"].items()} == {"gsm8k": 2, "math500": 2}
+    sent = {body["prompt"]: (body, answer) for path, body, answer in calls if path.endswith("/completions")}
+    assert len(sent) == 4 and not any(path.endswith("/chat/completions") for path, _, _ in calls)
+    for task, rows in details.items():
+        for row in rows:
+            body, answer = sent[format_prompt(row["question"])]  # exactly the training prompt went out
+            assert row["prompt"] == body["prompt"]
+            assert body["stop"] == ALPACA_STOP and body["max_tokens"] == 32 and body["temperature"] == 0
+            assert row["output"] == answer["choices"][0]["text"]  # graded what the server said
+            kind = "math" if task == "math500" else "gsm8k"
+            assert row["correct"] == score_outputs(row["gold"], [row["output"]], kind)["correct"]
+
+
+def test_endpoint_chat_template_goes_through_the_engine(embedded_server, tmp_path):
+    results, details, calls = run_eval(embedded_server, tmp_path / "r", "--tasks", "gsm8k", "--template", "chat")
+    chats = [(body, answer) for path, body, answer in calls if path.endswith("/chat/completions")]
+    assert len(chats) == 2
+    by_question = {body["messages"][-1]["content"]: answer for body, answer in chats}
+    for row in details["gsm8k"]:
+        answer = by_question[row["question"].strip()]  # the bare question as the user turn
+        assert row["output"] == (answer["choices"][0]["message"]["content"] or "")
+    assert (tmp_path / "r" / "lighteval" / "requests.jsonl").is_file()  # the engine's durable log
+    assert results["settings"]["template"] == "chat"
+
+
+def test_endpoint_majority_vote_over_seeded_samples(embedded_server, tmp_path):
+    results, details, calls = run_eval(embedded_server, tmp_path / "r", "--tasks", "gsm8k", "--maj-k", "3",
+                                       "--temperature", "0.9", "--seed", "5")
+    task = results["tasks"]["gsm8k"]
+    assert task["k"] == 3 and 0 <= task["maj@k"] <= 1
+    seeds = sorted(body["seed"] for path, body, _ in calls if path.endswith("/completions"))
+    assert seeds == [5, 5, 6, 6, 7, 7]  # three distinct, reproducible seeds per question
+    for row in details["gsm8k"]:
+        assert len(row["outputs"]) == 3 and row["output"] == row["outputs"][0]
+        again = score_outputs(row["gold"], row["outputs"], "gsm8k", k=3)
+        assert (row["majority"], row["maj_correct"]) == (again["majority"], again["maj_correct"])

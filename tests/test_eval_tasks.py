@@ -1,0 +1,123 @@
+"""eval_tasks/: one lighteval task per benchmark, prompts identical to the training prompts, prepared data folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from augmath import eval_data
+from augmath.prompts import ALPACA_STOP, format_prompt
+from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows  # noqa: F401
+
+EXPECTED_ROWS = {"gsm8k": 1319, "math": 5000, "math500": 500, "svamp": 1000, "asdiv": 2305, "mawps": 2065}
+
+
+def test_every_benchmark_has_exactly_one_task_file():
+    files = sorted(p.stem for p in TASKS_DIR.glob("*.py") if not p.name.startswith("_"))
+    assert files == sorted(b.module for b in eval_data.BENCHMARKS.values())
+
+
+@pytest.mark.parametrize("name", list(eval_data.BENCHMARKS))
+def test_task_module_shape(name, eval_folders):
+    module = load_task_module(name, eval_folders)
+    text = (TASKS_DIR / f"{name}.py").read_text()
+    assert text.startswith('"""\nname:\n'), "lighteval task-file docstring header"
+    assert len(module.TASKS_TABLE) == 1
+    config = module.TASKS_TABLE[0]
+    assert config.name == f"augmath_{name}" == eval_data.BENCHMARKS[name].task
+    assert config.hf_repo == eval_folders[name]
+    assert list(config.stop_sequence) == ALPACA_STOP
+    assert config.generation_size == (1024 if eval_data.BENCHMARKS[name].kind == "math" else 512)
+    assert [m.metric_name for m in config.metrics] == ["acc", "maj@k"]
+    assert config.evaluation_splits == ("test",) and config.few_shots_split == "train"
+
+
+def test_task_names_do_not_collide_with_lighteval_builtins(eval_folders):
+    from lighteval.tasks.registry import Registry
+
+    builtin = set(Registry.load_all_task_configs())
+    ours = {load_task_module(n, eval_folders).TASKS_TABLE[0].name for n in eval_data.BENCHMARKS}
+    assert "gsm8k" in builtin and "math_500" in builtin  # the names we must avoid really are taken
+    assert not ours & builtin
+
+
+@pytest.mark.parametrize("name", list(eval_data.BENCHMARKS))
+def test_prepared_folder_loads_with_datasets_like_lighteval_does(name, eval_folders):
+    from datasets import load_dataset
+
+    ds = load_dataset(path=eval_folders[name], name="default", revision=None)
+    assert ds["test"].num_rows == EXPECTED_ROWS[name]
+    assert {"id", "question", "answer", "solution"} <= set(ds["test"].column_names)
+    pool = "gsm8k" if eval_data.BENCHMARKS[name].kind == "gsm8k" else "math"
+    assert ds["train"].num_rows == {"gsm8k": 7473, "math": 7500}[pool]
+    manifest = eval_data.manifest(eval_folders[name])
+    assert manifest["test"]["rows"] == EXPECTED_ROWS[name] and manifest["benchmark"] == name
+
+
+def test_prepare_is_idempotent_and_keyed_on_the_rows(tmp_path):
+    data_dir = full_data_dir()
+    a = eval_data.prepare("svamp", data_dir=data_dir, root=tmp_path)
+    assert eval_data.prepare("svamp", data_dir=data_dir, root=tmp_path) == a
+    b = eval_data.prepare("svamp", data_dir="packaged", root=tmp_path)  # other rows -> another folder
+    assert a != b and re.fullmatch(r"svamp-[0-9a-f]{16}", b.name)
+    assert eval_data.manifest(b)["test"]["rows"] == len(rows(str(b)))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temp folders left behind"
+
+
+@pytest.mark.parametrize("name", list(eval_data.BENCHMARKS))
+def test_zero_shot_prompt_is_exactly_the_training_prompt(name, eval_folders):
+    from lighteval.tasks.prompt_manager import PromptManager
+
+    _, docs = docs_for(name, eval_folders, limit=25)
+    manager = PromptManager(use_chat_template=False)
+    for doc, row in zip(docs, rows(eval_folders[name])):
+        assert manager.prepare_prompt(doc) == format_prompt(row["question"])
+        assert doc.get_golds() == [row["answer"]]
+        assert doc.specific["id"] == row["id"] and doc.specific["kind"] == eval_data.BENCHMARKS[name].kind
+
+
+def test_few_shot_prompt_prints_the_header_once_and_shows_solutions(eval_folders):
+    from lighteval.tasks.lighteval_task import LightevalTask
+    from lighteval.tasks.prompt_manager import PromptManager
+
+    module = load_task_module("math500", eval_folders)
+    config = module.TASKS_TABLE[0]
+    config.num_fewshots = 2
+    os.environ[eval_data.FOLDERS_ENV] = json.dumps(eval_folders)
+    try:
+        task = LightevalTask(config)
+        docs = task.get_docs(max_samples=3)
+    finally:
+        os.environ.pop(eval_data.FOLDERS_ENV, None)
+    header = format_prompt("Q").split("\n\n")[0]
+    train_ids = {r["id"] for r in rows(eval_folders["math500"], "train")}
+    for doc in docs:
+        prompt = PromptManager(use_chat_template=False).prepare_prompt(doc)
+        assert prompt.count(header) == 1 and prompt.startswith(header)
+        assert prompt.count("### Instruction:") == 3 and prompt.endswith(format_prompt(doc.specific["question"]).split("\n\n", 1)[1])
+        assert len(doc.fewshot_samples) == 2
+        for shot in doc.fewshot_samples:
+            assert shot.specific["id"] in train_ids  # shots come from MATH train, never from the test set
+            assert "\\boxed" in shot.get_golds()[0]  # a shot shows a worked solution, not a bare answer
+
+
+def test_chat_template_docs_carry_the_bare_question(eval_folders):
+    _, docs = docs_for("gsm8k", eval_folders, limit=3, template="chat")
+    for doc, row in zip(docs, rows(eval_folders["gsm8k"])):
+        assert doc.query == row["question"].strip() and doc.instruction is None
+
+
+def test_max_new_tokens_override_reaches_the_task(eval_folders, monkeypatch):
+    monkeypatch.setenv(eval_data.MAX_NEW_TOKENS_ENV, "24")
+    assert load_task_module("gsm8k", eval_folders).TASKS_TABLE[0].generation_size == 24
+
+
+def test_unknown_template_is_an_error(eval_folders, monkeypatch):
+    module = load_task_module("gsm8k", eval_folders)
+    monkeypatch.setenv(eval_data.TEMPLATE_ENV, "vicuna")
+    row = rows(eval_folders["gsm8k"])[0]
+    with pytest.raises(ValueError, match="vicuna"):
+        module.gsm8k_prompt(row, "augmath_gsm8k")
