@@ -1,0 +1,93 @@
+"""The experiment runner end to end on a tiny random Llama and a tiny exact-only slice, with kill -9 and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from augmath.experiment import ExperimentConfig, plan
+from augmath.stages import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = {
+        "name": "tiny-e2e", "workdir": str(tmp_path / "work"), "data_dir": "packaged",
+        "augment": [{"source": "gsm8k", "strategies": ["numbers", "reverse"], "limit": 10, "no_llm": True}],
+        "dataset": {"name": "augmath-tiny", "version": "0.1.0", "seed": 0},
+        "base_models": ["tiny"],
+        "train": {"recipe": "training/recipes/cpu_tiny.yaml",
+                  "overrides": {"num_train_epochs": 1, "global_batch_size": 4, "per_device_train_batch_size": 4},
+                  "runs": [{"config": "gsm8k", "amounts": [4, 8]}]},
+        "eval": {"tasks": ["gsm8k"], "max_samples": 3, "include_base": False, "args": ["--max-new-tokens", "8"]},
+        "push": {"org": "augmath-test", "dry_run": True},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_plan_keys_change_only_downstream_of_a_changed_setting(tmp_path):
+    path = _config(tmp_path)
+    cfg = ExperimentConfig.from_yaml(path)
+    a = {s.name: s.key for s in resolve(plan(cfg), tmp_path / "s")}
+    cfg.train["runs"][0]["amounts"] = [4, 16]
+    b = {s.name: s.key for s in resolve(plan(cfg), tmp_path / "s")}
+    assert a["augment-gsm8k"] == b["augment-gsm8k"] and a["build"] == b["build"]
+    assert a["train-tiny-gsm8k-4"] == b["train-tiny-gsm8k-4"]
+    assert "train-tiny-gsm8k-16" in b and "train-tiny-gsm8k-8" not in b
+    assert a["fit"] != b["fit"] and a["report"] != b["report"]
+
+
+def test_bad_config_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nworkdir: w\naugment: [{source: gsm8k}]\n")
+    with pytest.raises(ValueError, match=r"augment\[0\] needs 'source' and 'strategies'"):
+        ExperimentConfig.from_yaml(bad)
+    bad.write_text("name: x\nworkdir: w\naugment: [{source: gsm8k, strategies: [numbers]}]\ntrian: {}\n")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['trian'\]"):
+        ExperimentConfig.from_yaml(bad)
+
+
+@pytest.mark.slow
+def test_experiment_runs_end_to_end_and_resumes_after_kill(tmp_path):
+    path = _config(tmp_path)
+    cmd = [sys.executable, "-m", "augmath.cli", "experiment", str(path)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    work = tmp_path / "work"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and not list(work.glob("stages/build-*/.stage.json")):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the runner and whatever stage it is in
+    proc.wait()
+    done_before = {p.parent.name for p in work.glob("stages/*/.stage.json")}
+    assert any(n.startswith("build-") for n in done_before)
+
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = " ".join(out.stdout.split())
+    assert "augment-gsm8k done earlier, skipped" in text and "build done earlier, skipped" in text
+    report = next(work.glob("stages/report-*/report"))
+    assert (report / "report.md").exists() and (report / "README.md").exists()
+    index = json.loads((report / "results.json").read_text())
+    assert set(index["results"]) == {"eval-train-tiny-gsm8k-4", "eval-train-tiny-gsm8k-8"}
+    for r in index["results"].values():
+        assert r["tasks"]["gsm8k"]["n"] == 3
+    dataset = next(work.glob("stages/build-*/dataset"))
+    from datasets import load_dataset
+
+    rows = load_dataset(str(dataset), "gsm8k", split="train")
+    assert len(rows) >= 8 and set(rows["strategy"]) <= {"numbers", "reverse"}
+    # Everything is done now: a third run runs nothing.
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and " running ..." not in again.stdout
