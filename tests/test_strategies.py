@@ -60,7 +60,7 @@ def test_prompts_on_real_seeds(name, source):
 KNOWN_REASONS = {"empty output", "no question asked", "too short", "too long", "no numbers", "copy of the seed",
                  "copy of the prompt example", "no solution", "solution has no \\boxed{} answer",
                  "unrelated to the seed", "numbers changed", "unknown variable missing", "answer not stated",
-                 "masked number given away"}
+                 "masked number given away", "contains a worked calculation", "does not ask for the unknown"}
 
 
 def test_recorded_outputs_parse_or_are_rejected_with_a_reason():
@@ -91,7 +91,9 @@ def test_recorded_outputs_parse_or_are_rejected_with_a_reason():
         elif row["strategy"] == "rephrase":
             assert q.gold == seed.answer
     print(dict(outcomes))
-    assert sum(outcomes.values()) >= 40 and outcomes["no question asked"] > 0 and outcomes["no solution"] > 0
+    # measured on the 55 recorded outputs: 1 parsed (a rephrasing), the rest rejected, mostly "no question asked"
+    assert sum(outcomes.values()) == 55 and outcomes["no question asked"] >= 30 and outcomes["no solution"] >= 3
+    assert outcomes["contains a worked calculation"] >= 1 and outcomes["does not ask for the unknown"] >= 1
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -205,8 +207,9 @@ def test_paths_query_is_the_seed_itself():
 
 def test_verification_on_recorded_paths():
     """RFT filtering and majority votes on real SmolLM2 reasoning paths (mostly wrong: a 135M model)."""
-    paths = [r for r in recorded_outputs("smollm2_outputs.jsonl") if r["kind"] == "path"]
-    assert len(paths) >= 10
+    paths = [r for r in recorded_outputs("smollm2_outputs.jsonl") + recorded_outputs("smollm2_outputs_gsm8k.jsonl")
+             if r["kind"] == "path"]
+    assert len(paths) >= 15
     reasons = Counter()
     for seed_id in {r["seed_id"] for r in paths}:
         seed = BY_ID[seed_id]

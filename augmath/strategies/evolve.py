@@ -64,6 +64,8 @@ _LABEL_RE = re.compile(r"^\s*(?:\*\*|#+\s*)?(?:new|rewritten|rephrased|revised|m
                        r"(?:problem|question)\s*(?:\d+)?\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.I)
 _STOP_RE = re.compile(r"\n\s*(?:\*\*|#+\s*)?(?:solution|answer|explanation|step\s*1|original problem|note|"
                       r"example|let'?s|to solve|here'?s)\b|\n\s*\n\s*\n", re.I)
+# "he writes 3x2 = 6 pages": a problem statement does not show its own arithmetic
+_WORKED_RE = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d[\d.,]*\s*=\s*\$?\d")
 _SOLUTION_RE = re.compile(r"(?:^|\n)\s*(?:\*\*|#+\s*)?solution\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?", re.I)
 
 
@@ -94,6 +96,8 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
         raise Reject("too long")
     if not re.search(r"\d", text) and not re.search(r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", text, re.I):
         raise Reject("no numbers")
+    if _WORKED_RE.search(text):
+        raise Reject("contains a worked calculation")
     if normalize(text) == normalize(seed.question):
         raise Reject("copy of the seed")
     if normalize(text) == normalize(example_new) or normalize(text) in (normalize(EXAMPLE_GSM8K), normalize(EXAMPLE_MATH)):

@@ -54,8 +54,12 @@ class SelfVerify(Strategy):
     def parse(self, seed: Record, text: str, round_index: int, model: str, sampling: dict) -> Query:
         masked, value, var = self._masked(seed, round_index)
         question = clean_question(text, seed, EXAMPLE[seed.source][2], need_question_mark=seed.source == "gsm8k")
-        if not re.search(rf"(?<![A-Za-z]){var}(?![A-Za-z])", question):
+        has_var = rf"(?<![A-Za-z]){var}(?![A-Za-z])"
+        if not re.search(has_var, question):
             raise Reject("unknown variable missing")
+        asked = re.split(r"(?<=[.!?])\s+", question.rstrip("?"))[-1]
+        if not re.search(has_var, asked):
+            raise Reject("does not ask for the unknown")
         if seed.source == "gsm8k" and seed.answer not in question.replace(",", ""):
             raise Reject("answer not stated")
         require_numbers_kept(question, masked)  # "Keep all other numbers"
