@@ -41,13 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
     p.add_argument("--min-agreement", type=float, default=0.5,
                    help="majority votes below this agreement ratio are dropped (default 0.5)")
-    p.add_argument("--max-tokens", type=int, default=None, help="max new tokens per call (default 400 gsm8k, 1024 math)")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="max new tokens per call (default 400 gsm8k, 1024 math)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
     p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
-    p.add_argument("--skip-decontam", action="store_true", help="do not check against evaluation sets (not for release)")
+    p.add_argument("--skip-decontam", action="store_true",
+                   help="do not check against evaluation sets (not for release)")
 
 
 def config_of(args: argparse.Namespace) -> dict:

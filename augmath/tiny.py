@@ -1,4 +1,4 @@
-"""A tiny random Llama and a real (small) tokenizer, built offline in about a second, for tests.
+"""A tiny random Llama and a real (small) tokenizer, built offline in a few seconds, for tests.
 
     from augmath.tiny import make_tiny_llama
     path = make_tiny_llama(tmp_path / "tiny")          # -> a normal HF folder: AutoModelForCausalLM / AutoTokenizer load it

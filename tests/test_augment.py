@@ -78,7 +78,8 @@ def test_decontamination_and_dedup_run_on_the_items(tmp_path):
 def test_wrong_source_or_strategy_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown strategies"):
         main(["augment", "--out", str(tmp_path), "--source", "gsm8k", "--strategies", "nope", "--data-dir", "packaged"])
-    augment(tmp_path / "g", "--source", "gsm8k", "--strategies", "numbers", "--no-llm", "--skip-decontam", "--limit", "2")
+    augment(tmp_path / "g", "--source", "gsm8k", "--strategies", "numbers", "--no-llm", "--skip-decontam",
+            "--limit", "2")
     with pytest.raises(SystemExit, match="holds a gsm8k run"):
         main(["augment", "--out", str(tmp_path / "g"), "--source", "math", "--data-dir", "packaged", "--no-llm"])
 

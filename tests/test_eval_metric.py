@@ -44,6 +44,8 @@ def _saved_predictions(name: str) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.xfail(not SAVED_PREDICTIONS.is_file(), strict=True,
+                   reason="real SmolLM2 predictions (tests/data/eval_saved_predictions.jsonl) not recorded yet; issue 7 open")
 @pytest.mark.parametrize("name,kind", [("gsm8k", "gsm8k"), ("math500", "math"), ("svamp", "gsm8k")])
 def test_task_score_equals_the_grader_on_saved_predictions(name, kind, eval_folders):
     config, docs = docs_for(name, eval_folders)
@@ -110,6 +112,8 @@ def test_a_doc_without_grading_kind_is_an_error(eval_folders):
         config.metrics[0].compute_sample(doc=docs[0], model_response=ModelResponse(text=["1"]))
 
 
+@pytest.mark.xfail(not SAVED_PREDICTIONS.is_file(), strict=True,
+                   reason="real SmolLM2 predictions (tests/data/eval_saved_predictions.jsonl) not recorded yet; issue 7 open")
 def test_saved_predictions_file_is_real_model_output():
     """The fixture is what `augmath eval` wrote for SmolLM2 (not hand-made): ids, outputs, provenance."""
     lines = SAVED_PREDICTIONS.read_text().splitlines()

@@ -94,13 +94,13 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
         raise Reject("too short")
     if len(text) > 2000:
         raise Reject("too long")
-    if not re.search(r"\d", text) and not re.search(r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", text, re.I):
+    if not re.search(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", text, re.I):
         raise Reject("no numbers")
     if _WORKED_RE.search(text):
         raise Reject("contains a worked calculation")
     if normalize(text) == normalize(seed.question):
         raise Reject("copy of the seed")
-    if normalize(text) == normalize(example_new) or normalize(text) in (normalize(EXAMPLE_GSM8K), normalize(EXAMPLE_MATH)):
+    if normalize(text) in {normalize(example_new), normalize(EXAMPLE_GSM8K), normalize(EXAMPLE_MATH)}:
         raise Reject("copy of the prompt example")
     return text
 
