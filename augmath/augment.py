@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
     p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
     p.add_argument("--skip-decontam", action="store_true",
@@ -73,7 +75,7 @@ def _engine(args, stack: contextlib.ExitStack, out: Path):
 
     if args.base_url:
         return Engine(base_url=args.base_url, model=args.model, concurrency=args.concurrency,
-                      log_path=out / "requests.jsonl")
+                      log_path=out / "requests.jsonl", timeout=args.timeout)
     from augmath.serve import EmbeddedServer
 
     server = EmbeddedServer()
@@ -81,7 +83,7 @@ def _engine(args, stack: contextlib.ExitStack, out: Path):
     server.start()
     stack.callback(server.close)
     return Engine(base_url=server.base_url, model=server.model, concurrency=args.concurrency,
-                  log_path=out / "requests.jsonl", max_n=server.parallel)
+                  log_path=out / "requests.jsonl", max_n=server.parallel, timeout=args.timeout)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,9 +220,12 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
             continue
         completions = sampled.get(index_of[id(q)], [])
         if not completions:
-            why = "needs sampled paths (--no-llm)" if args.no_llm else "needs sampled paths (--paths 0)" \
-                if args.paths <= 0 else "no usable path (empty, cut off or failed)"
-            drop(dropped_row("paths", why, q.seed, name, q.round, q))
+            if args.no_llm or args.paths <= 0:
+                why = "needs sampled paths (--no-llm)" if args.no_llm else "needs sampled paths (--paths 0)"
+                drop(dropped_row("paths", why, q.seed, name, q.round, q))
+            else:  # one row per lost path, as below, so sampled + not usable == queries x paths
+                for _ in range(args.paths):
+                    drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
             continue
         model = completions[0].model
         # MATH evolution: the generator's own solution is one more voter (path 0); sampled paths follow.

@@ -10,8 +10,8 @@
    evaluation sets), on one process and on `--workers` processes.
 2. Quality. Real test items from every evaluation set with one light edit each (numbers changed, words
    swapped, sentences reordered, rephrased: augmath.decontam_edits), planted among real GSM8K and MATH train
-   questions. Recall and precision for the lexical stages, the embedding stage and both together, and the
-   embedding stage's queries/s. MATH train holds genuine near-copies of MATH test items (and GSM8K train
+   questions. Recall and precision for the lexical stages, the embedding stage and both together, at the
+   default thresholds and a few others, and the embedding stage's queries/s. MATH train holds genuine near-copies of MATH test items (and GSM8K train
    retells some MAWPS/ASDiv items); a flagged train question counts as a false positive in "strict"
    precision, and as a true near-copy in "adjudicated" precision when its token sequence (numbers masked)
    is >= 80% similar (difflib ratio) to the test item it was matched to.
@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augmath import sources  # noqa: E402
-from augmath.decontam import Decontaminator  # noqa: E402
+from augmath.decontam import CONFIRM_COSINE, CONFIRM_WORDS, Decontaminator  # noqa: E402
 from augmath.decontam_edits import EDITS, SENTENCE, numbers_changed, plant  # noqa: E402
 from augmath.ngrams import reference_tokens  # noqa: E402
 
@@ -164,11 +164,15 @@ def quality(args, evals, gsm_train, math_train) -> None:
     kinds = [k for k, _, _ in planted]
     print(f"  {len(planted)} planted ({dict(collections.Counter(kinds))}) among {len(negatives)} train questions "
           f"({args.negatives // 2} GSM8K, {args.negatives - args.negatives // 2} MATH)")
-    for threshold in sorted({*args.thresholds, deco.embed_threshold}):
-        emb = [deco._flag("embedding", j, s) if s >= threshold else None for j, s in zip(best.tolist(), sims.tolist())]
+    default = (deco.embed_threshold, deco.math_embed_threshold)
+    for word_t, math_t in sorted({*zip(args.thresholds[0::2], args.thresholds[1::2]), default}):
+        deco.embed_threshold, deco.math_embed_threshold = word_t, math_t
+        emb = [deco._flag("embedding", j, s) if deco.embedding_hit(q, j, s) else None
+               for q, j, s in zip(texts, best.tolist(), sims.tolist())]
         both = [a or b for a, b in zip(lexical, emb)]
-        mark = "  <- default" if threshold == deco.embed_threshold else ""
-        print(f"  embedding threshold {threshold:.2f}{mark}")
+        mark = "  <- default" if (word_t, math_t) == default else ""
+        print(f"  embedding thresholds: word problems {word_t:.2f} (or {CONFIRM_COSINE} with >= {CONFIRM_WORDS:.0%} "
+              f"shared words), MATH {math_t:.2f}{mark}")
         for name, flags in [("lexical (exact+13-gram)", lexical), ("embedding", emb), ("combined", both)]:
             recall, strict, adjudicated, fp, genuine, fp_gsm = _metrics(flags, len(planted), checks, args.negatives // 2)
             per_kind = {k: round(float(np.mean([f is not None for f, kk in zip(flags, kinds) if kk == k])), 3)
@@ -176,8 +180,9 @@ def quality(args, evals, gsm_train, math_train) -> None:
             print(f"    {name:<24} recall {recall:.3f}  precision strict {strict:.3f} adjudicated {adjudicated:.3f}"
                   f"  (train flagged {fp}: GSM8K {fp_gsm}, MATH {fp - fp_gsm}; near-copies {genuine})"
                   f"  recall by edit {per_kind}")
+    deco.embed_threshold, deco.math_embed_threshold = default
     if args.show:
-        emb = [s >= deco.embed_threshold for s in sims.tolist()]
+        emb = [deco.embedding_hit(q, j, s) for q, j, s in zip(texts, best.tolist(), sims.tolist())]
         for i, r in enumerate(negatives):
             f = lexical[len(planted) + i]
             if f is not None or emb[len(planted) + i]:
@@ -194,7 +199,8 @@ def main() -> int:
     p.add_argument("--ngram", type=int, default=13)
     p.add_argument("--positives", type=int, default=400)
     p.add_argument("--negatives", type=int, default=2000)
-    p.add_argument("--thresholds", type=float, nargs="*", default=[0.85, 0.88, 0.92])
+    p.add_argument("--thresholds", type=float, nargs="*", default=[0.85, 0.88, 0.88, 0.88, 0.95, 0.95],
+                   help="pairs: word-problem threshold, MATH threshold (the defaults are always shown)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-quality", action="store_true")

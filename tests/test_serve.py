@@ -63,11 +63,30 @@ def _children(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    """True while any thread of pid runs. After SIGKILL the group leader turns zombie ("Z") before its other
+    threads finish exiting, and those threads still hold the listening socket, so every thread is checked."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except FileNotFoundError:
         return False
-    return state != "Z"
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
+
+
+def _port_closed(port: int, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def _wait_gone(pid: int, seconds: float = 15) -> bool:
@@ -96,8 +115,7 @@ def test_serve_cli_stops_cleanly_and_leaves_no_orphan(how):
         assert code == (-9 if how == signal.SIGKILL else 0)
         assert _wait_gone(child), "llama-server outlived `augmath serve`"
         port = int(base_url.rsplit(":", 1)[1].split("/")[0])
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0
+        assert _port_closed(port), f"port {port} still accepts connections after llama-server exited"
     finally:
         if proc.poll() is None:
             proc.kill()
