@@ -55,9 +55,15 @@ class ExperimentConfig:
         for key in ("name", "workdir", "augment"):
             if not raw.get(key):
                 raise ValueError(f"{path}: missing required key '{key}'")
+        seen: dict[str, int] = {}
         for i, a in enumerate(raw["augment"]):
             if not a.get("source") or not a.get("strategies"):
                 raise ValueError(f"{path}: augment[{i}] needs 'source' and 'strategies'")
+            label = str(a.get("name", a["source"]))
+            if label in seen:
+                raise ValueError(f"{path}: augment[{i}] and augment[{seen[label]}] are both named {label!r}; "
+                                 "give one a distinct 'name'")
+            seen[label] = i
         if raw.get("train", {}).get("runs") and not raw["train"].get("recipe"):
             raise ValueError(f"{path}: train.recipe is required when train.runs is given")
         for i, run in enumerate(raw.get("train", {}).get("runs", [])):
@@ -86,16 +92,18 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     data = ["--data-dir", cfg.data_dir] if cfg.data_dir else []
     stages: list[Stage] = []
     for a in cfg.augment:
-        argv = ["augment", "--source", a["source"], "--strategies", ",".join(a["strategies"]), "--out", "{out}/run"]
+        name = f"augment-{a.get('name', a['source'])}"
+        # The run folder is named after the stage: `augmath build` names each input run by its folder.
+        argv = ["augment", "--source", a["source"], "--strategies", ",".join(a["strategies"]), "--out", f"{{out}}/{name}"]
         for key, value in a.items():
-            if key not in ("source", "strategies"):
+            if key not in ("source", "strategies", "name"):
                 argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
         if cfg.generator.get("model"):
             argv += ["--model", cfg.generator["model"]]
-        stages.append(Stage(f"augment-{a['source']}", "augment", argv + data))
+        stages.append(Stage(name, "augment", argv + data))
     runs = [s.name for s in stages]
     ds = cfg.dataset
-    stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/run" for r in runs], "--out", "{out}/dataset",
+    stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/{r}" for r in runs], "--out", "{out}/dataset",
                                            "--name", str(ds.get("name", cfg.name)), "--version",
                                            str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0))] + data,
                         deps=runs))

@@ -206,6 +206,19 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, runs, edit, mes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-bad"]  # no dataset, no temp folder
 
 
+def test_a_run_that_kept_nothing_is_listed_with_zero_rows(tmp_path, runs):
+    """A small model can lose every MATH item to verification; the build goes on with the other runs."""
+    root, _ = runs
+    empty = tmp_path / "run-math-empty"
+    shutil.copytree(root / "run-math", empty)
+    (empty / "items.jsonl").write_text("")
+    manifest = B.build([root / "run-gsm8k", empty], tmp_path / "ds", data_dir="packaged")
+    rows = {r["run"]: r["rows"] for r in manifest["inputs"]}
+    assert rows["run-math-empty"] == 0 and rows["run-gsm8k"] > 0
+    assert not any(c.startswith("math") for c in manifest["configs"])
+    assert _load(tmp_path / "ds", "gsm8k").num_rows == manifest["configs"]["gsm8k"]["rows"] > 0
+
+
 def test_unknown_folders_and_arguments(tmp_path, runs):
     root, _ = runs
     with pytest.raises(DataError, match="no such run folder"):

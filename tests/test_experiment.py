@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _config(tmp_path: Path) -> Path:
     cfg = {
         "name": "tiny-e2e", "workdir": str(tmp_path / "work"), "data_dir": "packaged",
-        "augment": [{"source": "gsm8k", "strategies": ["numbers", "reverse"], "limit": 10, "no_llm": True}],
+        "augment": [{"source": "gsm8k", "strategies": ["numbers", "reverse"], "limit": 10, "no_llm": True},
+                    {"source": "math", "strategies": ["reverse"], "limit": 4, "no_llm": True}],
         "dataset": {"name": "augmath-tiny", "version": "0.1.0", "seed": 0},
         "base_models": ["tiny"],
         "train": {"recipe": "training/recipes/cpu_tiny.yaml",
@@ -44,6 +45,32 @@ def test_plan_keys_change_only_downstream_of_a_changed_setting(tmp_path):
     assert a["train-tiny-gsm8k-4"] == b["train-tiny-gsm8k-4"]
     assert "train-tiny-gsm8k-16" in b and "train-tiny-gsm8k-8" not in b
     assert a["fit"] != b["fit"] and a["report"] != b["report"]
+
+
+def test_build_reads_every_augment_run_under_a_distinct_name():
+    """`augmath build` names each input run by its folder; two runs named alike are refused, so the plan of
+    the README's main job must give each augment run its own folder name."""
+    cfg = ExperimentConfig.from_yaml(ROOT / "configs" / "demo.yaml")
+    stages = {s.name: s for s in plan(cfg)}
+    augments = [name for name, s in stages.items() if s.kind == "augment"]
+    inputs = [a for a in stages["build"].argv if a.startswith("{dep:")]
+    assert len(augments) == len(inputs) == 3  # gsm8k exact, gsm8k with the LLM, math
+    assert len({Path(a).name for a in inputs}) == 3
+    for name in augments:
+        assert f"{{dep:{name}}}/{name}" in inputs and f"{{out}}/{name}" in stages[name].argv
+
+
+def test_two_augment_runs_need_distinct_names(tmp_path):
+    path = _config(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["augment"].append(dict(raw["augment"][0]))
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=r"augment\[2\] and augment\[0\] are both named 'gsm8k'"):
+        ExperimentConfig.from_yaml(path)
+    raw["augment"][2]["name"] = "gsm8k-more"
+    path.write_text(yaml.safe_dump(raw))
+    stages = {s.name: s for s in plan(ExperimentConfig.from_yaml(path))}
+    assert "augment-gsm8k-more" in stages and "--name" not in stages["augment-gsm8k-more"].argv
 
 
 def test_bad_config_is_named(tmp_path):
