@@ -149,10 +149,22 @@ def model_view(model_dir: str, root: Path, digest: str) -> Path:
     """A folder of symlinks to the model's top-level files, named after the weights' hash (see module doc)."""
     view = root / f"{Path(model_dir).name}-{digest[:16]}" / "model"
     view.mkdir(parents=True, exist_ok=True)
-    for entry in Path(model_dir).iterdir():
-        link = view / entry.name
-        if not link.is_symlink() and not link.exists():
-            link.symlink_to(entry.resolve())
+    entries = {entry.name: entry.resolve() for entry in Path(model_dir).iterdir()}
+    for link in view.iterdir():
+        # Same weights can live in another folder (a deleted earlier run, or a 0-lr step that left the base
+        # model unchanged): links left from that folder may dangle, so they always follow this model.
+        if link.is_symlink() and link.name not in entries:
+            link.unlink()
+    for name, target in entries.items():
+        link = view / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if link.exists() and not link.is_symlink():
+            continue  # lighteval's own files (its answer cache lives beside the links)
+        tmp = view / f".{name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
     return view
 
 

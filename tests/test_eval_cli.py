@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -94,6 +95,28 @@ def test_weights_hash_follows_the_weights_not_the_path(tmp_path):
     assert view_a != view_b and view_a.parent.name.endswith(first[:16])
     assert (view_b / "model.safetensors").resolve() == (model / "model.safetensors").resolve()
     assert not any(p.name.startswith(("augmath", "lighteval")) and p.is_dir() for p in model.iterdir())
+
+
+def test_view_follows_the_model_when_equal_weights_move(tmp_path):
+    """Two runs with equal weights share one view; the first run's folder is then deleted (a fresh rerun of
+    an experiment). The view must point at the model being scored, not dangle."""
+    import shutil
+
+    old, new = tmp_path / "run1" / "model", tmp_path / "run2" / "model"
+    for folder in (old, new):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text('{"model_type": "llama"}')
+        (folder / "model.safetensors").write_bytes(b"\x02" * 64)
+    (old / "notes.log").write_text("only in the old run")
+    digest = evaluation.weights_sha256(old)
+    assert evaluation.weights_sha256(new) == digest
+    view = evaluation.model_view(str(old), tmp_path / "cache", digest)
+    (view / "lighteval-answers").mkdir()  # lighteval's cache beside the links stays
+    shutil.rmtree(tmp_path / "run1")
+    assert evaluation.model_view(str(new), tmp_path / "cache", digest) == view
+    assert (view / "config.json").resolve() == (new / "config.json").resolve()
+    assert json.loads((view / "config.json").read_text())["model_type"] == "llama"
+    assert not (view / "notes.log").is_symlink() and (view / "lighteval-answers").is_dir()
 
 
 def test_tiny_benchmarks_stub_is_placed(tmp_path):
