@@ -137,9 +137,11 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                                                          "--out", "{out}/results"] + eval_args + data, deps=deps))
             evals.append(f"eval-{name}")
     results = [f"{{dep:{e}}}/results" for e in evals]
+    # The fit needs a data amount N per point; base models have none (they are the transfer matrix's first row).
+    fitted = [e for e in evals if e.startswith("eval-train-")]
     fit_args = ["--target-acc", str(cfg.fit["target_acc"])] if cfg.fit.get("target_acc") else []
-    stages.append(Stage("fit", "fit", ["fit", *results, "--out", "{out}/fit"] + fit_args, deps=evals,
-                        ok_codes=(0, 1)))  # 1 = some series could not be fitted: reported, not fatal
+    stages.append(Stage("fit", "fit", ["fit", *[f"{{dep:{e}}}/results" for e in fitted], "--out", "{out}/fit"]
+                        + fit_args, deps=fitted, ok_codes=(0, 1)))  # 1 = a series could not be fitted: reported
     stages.append(Stage("transfer", "transfer", ["transfer", *results, "--out", "{out}/transfer"], deps=evals))
     train_stages = [s.name for s in stages if s.kind == "train"]
 
@@ -148,7 +150,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         from augmath.cards import save_card
 
         write_report(out / "report", [deps[e] / "results" for e in evals], fit_dir=deps["fit"] / "fit",
-                     transfer_dir=deps["transfer"] / "transfer", run_dirs=[deps[r] / "run" for r in runs],
+                     transfer_dir=deps["transfer"] / "transfer", run_dirs=[deps[r] / r for r in runs],
                      dataset_dir=deps["build"] / "dataset", model_dirs=[deps[t] / "model" for t in train_stages],
                      title=f"augmath experiment: {cfg.name}", html=True,
                      demo=True if "embedded" in cfg.base_models else None)  # the 135M model: plumbing only

@@ -58,6 +58,10 @@ def test_build_reads_every_augment_run_under_a_distinct_name():
     assert len({Path(a).name for a in inputs}) == 3
     for name in augments:
         assert f"{{dep:{name}}}/{name}" in inputs and f"{{out}}/{name}" in stages[name].argv
+    # The base model's eval feeds the transfer matrix but not the fit (it has no data amount N).
+    assert any("eval-base-embedded" in a for a in stages["transfer"].argv)
+    assert not any("eval-base" in a for a in stages["fit"].argv) and "eval-base-embedded" not in stages["fit"].deps
+    assert sum("eval-train-" in a for a in stages["fit"].argv) == 3
 
 
 def test_two_augment_runs_need_distinct_names(tmp_path):
