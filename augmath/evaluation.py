@@ -268,7 +268,7 @@ def evaluate(args) -> dict:
         header.update(model=model if args.model == "embedded" or args.model.endswith(".gguf") else args.model,
                       model_path=model)
     tdir = tasks_dir()  # fail now, not inside lighteval
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # lighteval imports --custom-tasks by path: a relative one breaks its import
     work = out / "lighteval"
     shutil.rmtree(work, ignore_errors=True)  # only this run's output may be collected
     work.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import json
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -84,8 +85,9 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGMATH_EVAL_DATA_ROOT", str(tmp_path / "eval_data"))
 
 
-def test_endpoint_sends_the_training_prompt_and_saves_the_servers_answers(embedded_server, tmp_path):
-    results, details, calls = run_eval(embedded_server, tmp_path / "r", "--tasks", "gsm8k,math500")
+def test_endpoint_sends_the_training_prompt_and_saves_the_servers_answers(embedded_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --out (lighteval imports the generated tasks module by path)
+    results, details, calls = run_eval(embedded_server, Path("outputs") / "r", "--tasks", "gsm8k,math500")
     assert results["backend"] == "endpoint" and results["model"] == embedded_server.model
     assert {t: v["n"] for t, v in results["tasks"].items()} == {"gsm8k": 2, "math500": 2}
     sent = {body["prompt"]: (body, answer) for path, body, answer in calls if path.endswith("/completions")}
