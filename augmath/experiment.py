@@ -197,7 +197,7 @@ def _generator(cfg: ExperimentConfig, stages: list[Stage]):
 def run_experiment(config_path: str | Path, only: str | None = None) -> dict[str, Path]:
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # paths stay on one line (greppable, clickable)
     cfg = ExperimentConfig.from_yaml(config_path)
     workdir = Path(cfg.workdir)
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
