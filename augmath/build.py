@@ -36,8 +36,8 @@ import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
 from augmath import dataset_card
-from augmath.build_inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, read_json, scan_runs, sort_key
-from augmath.io import DataError
+from augmath.build_inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, scan_runs, sort_key
+from augmath.io import DataError, read_json_object
 
 __all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
 
@@ -214,7 +214,7 @@ def _check_replace(out: Path, manifest: dict) -> None:
             raise BuildError(f"{out} exists and is not an augmath dataset folder (no manifest.json); "
                              "refusing to replace it")
         return
-    old = read_json(old_path)
+    old = read_json_object(old_path)
     if old.get("version") == manifest["version"] and old.get("files") != manifest["files"]:
         changed = sorted(set(old.get("files", {})) ^ set(manifest["files"]) | {
             p for p in manifest["files"] if old.get("files", {}).get(p) not in (None, manifest["files"][p])})

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from augmath.io import DataError, require
+from augmath.io import DataError, read_json_object, require
 
 # field -> accepted JSON types for an items.jsonl row (None allowed only for agreement)
 ITEM_TYPES: dict[str, Any] = {
@@ -105,16 +105,6 @@ def validate_item(row: dict, where: str) -> None:
             _CHECKED["sampling"].add(row["sampling"])
 
 
-def read_json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}: expected a JSON object")
-    return obj
-
-
 def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
     """Validate every run folder and index its rows. Returns (runs, index, stats, seeds)."""
     runs, index, seeds = [], ItemIndex(), {}
@@ -129,8 +119,8 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
         missing = [n for n in ("run.json", "items.jsonl", "report.json") if not (path / n).is_file()]
         if missing:
             raise DataError(f"{path}: not a finished `augmath augment` run folder (missing {', '.join(missing)})")
-        run = RunInput(path, path.resolve().name, run_json=read_json(path / "run.json"),
-                       report=read_json(path / "report.json"))
+        run = RunInput(path, path.resolve().name, run_json=read_json_object(path / "run.json"),
+                       report=read_json_object(path / "report.json"))
         if any(r.name == run.name for r in runs):
             raise DataError(f"{path}: two input run folders are named {run.name!r}; rename one")
         digest, offset, items = hashlib.sha256(), 0, path / "items.jsonl"

@@ -149,6 +149,31 @@ def generation_size(default: int) -> int:
     return int(value) if value else default
 
 
+def task_config(benchmark: str, prompt_function, max_new_tokens: int):
+    """The LightevalTaskConfig every eval_tasks/ module declares: task `augmath_<benchmark>` on the prepared
+    folder, scored on test with few-shot examples drawn from train, the training template's stop sequences,
+    and augmath's grader as metrics. One place for these settings, so the six tasks cannot drift apart."""
+    from lighteval.tasks.lighteval_task import LightevalTaskConfig
+
+    from augmath.eval_metric import task_metrics
+    from augmath.prompts import stop_sequences
+
+    return LightevalTaskConfig(
+        name=f"augmath_{benchmark}",
+        prompt_function=prompt_function,
+        hf_repo=task_folder(benchmark),
+        hf_subset="default",
+        hf_avail_splits=["train", "test"],
+        evaluation_splits=["test"],
+        few_shots_split="train",
+        few_shots_select="random_sampling_from_train",
+        generation_size=generation_size(max_new_tokens),
+        stop_sequence=stop_sequences("alpaca"),
+        metrics=task_metrics(),
+        version=0,
+    )
+
+
 def manifest(folder: str | os.PathLike) -> dict:
     return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
 

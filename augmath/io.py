@@ -55,6 +55,18 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     return n
 
 
+def read_json_object(path: str | os.PathLike) -> dict:
+    """One JSON object from a file; invalid JSON or another JSON type is a DataError naming the file (and line)."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return obj
+
+
 def append_jsonl(path: str | os.PathLike, row: dict, fsync: bool = True) -> None:
     """Append one JSON line; with fsync the line survives a kill -9 right after the call returns."""
     line = json.dumps(row, ensure_ascii=False) + "\n"

@@ -11,7 +11,6 @@ copied around by hand or come from another harness.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from augmath.io import DataError, read_jsonl
+from augmath.io import DataError, read_json_object, read_jsonl
 
 # The embedded demo model (SmolLM2-135M-Instruct, see augmath.serve): its numbers exercise the pipeline,
 # they say nothing about augmentation. Matched on the name so a converted HF folder is recognised too.
@@ -151,12 +150,7 @@ def load_results(path: str | Path) -> ResultsFolder:
     file = path / "results.json"
     if not file.is_file():
         raise DataError(f"{path}: not a results folder (no results.json; write one with `augmath eval`)")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{file}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{file}: expected a JSON object")
+    data = read_json_object(file)
     tasks_raw = data.get("tasks")
     if not isinstance(tasks_raw, dict) or not tasks_raw:
         raise DataError(f"{file}: field 'tasks' should be a non-empty object of task -> {{accuracy, n, stderr}}")

@@ -22,12 +22,9 @@ paper:
 https://arxiv.org/abs/2106.15772
 """
 
-from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import generation_size, make_doc, task_folder
-from augmath.eval_metric import task_metrics
-from augmath.prompts import stop_sequences
+from augmath.eval_data import make_doc, task_config
 
 
 def asdiv_prompt(line: dict, task_name: str = None) -> Doc:
@@ -35,19 +32,6 @@ def asdiv_prompt(line: dict, task_name: str = None) -> Doc:
     return make_doc(line, task_name, kind="gsm8k")
 
 
-augmath_asdiv = LightevalTaskConfig(
-    name="augmath_asdiv",
-    prompt_function=asdiv_prompt,
-    hf_repo=task_folder("asdiv"),
-    hf_subset="default",
-    hf_avail_splits=["train", "test"],
-    evaluation_splits=["test"],
-    few_shots_split="train",
-    few_shots_select="random_sampling_from_train",
-    generation_size=generation_size(512),
-    stop_sequence=stop_sequences("alpaca"),
-    metrics=task_metrics(),
-    version=0,
-)
+augmath_asdiv = task_config("asdiv", asdiv_prompt, max_new_tokens=512)
 
 TASKS_TABLE = [augmath_asdiv]

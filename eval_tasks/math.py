@@ -22,12 +22,9 @@ paper:
 https://arxiv.org/abs/2103.03874
 """
 
-from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import generation_size, make_doc, task_folder
-from augmath.eval_metric import task_metrics
-from augmath.prompts import stop_sequences
+from augmath.eval_data import make_doc, task_config
 
 
 def math_prompt(line: dict, task_name: str = None) -> Doc:
@@ -35,19 +32,6 @@ def math_prompt(line: dict, task_name: str = None) -> Doc:
     return make_doc(line, task_name, kind="math")
 
 
-augmath_math = LightevalTaskConfig(
-    name="augmath_math",
-    prompt_function=math_prompt,
-    hf_repo=task_folder("math"),
-    hf_subset="default",
-    hf_avail_splits=["train", "test"],
-    evaluation_splits=["test"],
-    few_shots_split="train",
-    few_shots_select="random_sampling_from_train",
-    generation_size=generation_size(1024),
-    stop_sequence=stop_sequences("alpaca"),
-    metrics=task_metrics(),
-    version=0,
-)
+augmath_math = task_config("math", math_prompt, max_new_tokens=1024)
 
 TASKS_TABLE = [augmath_math]
