@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from augmath.eval_data import BENCHMARKS
-from augmath.io import write_json_atomic, write_jsonl_atomic
+from augmath.io import read_json_object, write_json_atomic, write_jsonl_atomic
 
 
 class EvalOutputError(RuntimeError):
@@ -129,13 +129,7 @@ def read_provenance(model: str) -> dict:
     path = Path(model) / "augmath_train.json"
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise EvalOutputError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if not isinstance(data, dict):
-        raise EvalOutputError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path)  # a bad file is a DataError naming it; `augmath eval` reports it as an error
 
 
 def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: int, header: dict) -> dict:
