@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         args.data_dir, require_all=args.require_all, ngram=args.ngram, ngram_threshold=args.ngram_threshold,
         embed_threshold=None if args.no_embedding else args.embed_threshold,
         math_embed_threshold=args.math_embed_threshold,
-        fuzzy_threshold=None if args.no_fuzzy else args.fuzzy_threshold, device=args.device,
+        fuzzy_threshold=None if args.no_fuzzy or args.no_embedding else args.fuzzy_threshold, device=args.device,
         batch_size=args.batch_size, progress=sys.stderr.isatty())
     print(deco.describe(), file=sys.stderr)
     flags = deco.flag([r[args.key] for r in rows], workers=args.workers)

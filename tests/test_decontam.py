@@ -201,6 +201,7 @@ def test_cli_writes_flagged_clean_and_counts(data_dir, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["flagged"] == 2 and report["flagged_per_eval_set"] == {"gsm8k/test": 2}
     assert report["missing"] == {} and len(report["checked"]) == len(sources.EVAL_SETS)
+    assert report["embed_threshold"] is None and report["fuzzy_threshold"] is None  # no model stage ran
     flagged = [json.loads(line) for line in (out / "flagged.jsonl").read_text().splitlines()]
     assert [f["contamination"]["eval_id"] for f in flagged] == [gsm[10].id, gsm[20].id]
     assert [json.loads(line)["id"] for line in (out / "clean.jsonl").read_text().splitlines()] == ["x1"]
