@@ -55,16 +55,22 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     return n
 
 
-def read_json_object(path: str | os.PathLike) -> dict:
-    """One JSON object from a file; invalid JSON or another JSON type is a DataError naming the file (and line)."""
+def read_json(path: str | os.PathLike, expect: type | None = None, what: str = "") -> Any:
+    """A JSON file's value; invalid JSON is a DataError naming the file and line, and so is a value that is not
+    an `expect` instance (the message says `expected {what}`)."""
     path = Path(path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}: expected a JSON object")
-    return obj
+    if expect is not None and not isinstance(value, expect):
+        raise DataError(f"{path}: expected {what or expect.__name__}")
+    return value
+
+
+def read_json_object(path: str | os.PathLike) -> dict:
+    """One JSON object from a file; invalid JSON or another JSON type is a DataError naming the file (and line)."""
+    return read_json(path, dict, "a JSON object")
 
 
 def append_jsonl(path: str | os.PathLike, row: dict, fsync: bool = True) -> None:

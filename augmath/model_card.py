@@ -12,7 +12,6 @@ shows as the model's scores.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCardData
 
 from augmath.cards import render_card, save_card
-from augmath.io import write_json_atomic
+from augmath.io import read_json, write_json_atomic
 
 TRAIN_FILE, EVAL_FILE = "augmath_train.json", "augmath_eval.json"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -47,11 +46,9 @@ def _hub_id(value: str | None) -> str | None:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)  # invalid JSON: a DataError (a ValueError) naming the file and line
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found: is {path.parent} a model folder written by training/sft.py?") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
 
 
 def _eval_results(evals: dict[str, dict]) -> list[EvalResult]:

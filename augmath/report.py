@@ -12,13 +12,12 @@ are computed into OUT/fit and OUT/transfer. See docs/analysis.md.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from augmath.io import DataError, atomic_write, write_json_atomic
+from augmath.io import DataError, atomic_write, read_json, write_json_atomic
 from augmath.report_sections import data_statistics, fits_section, strategy_rows, strategy_table
 from augmath.results_reader import is_demo_model, load_many
 
@@ -46,10 +45,7 @@ def _figure(src: Path, out_dir: Path) -> str:
 def _load_json(path: Path, what: str) -> dict:
     if not path.is_file():
         raise DataError(f"{path}: missing ({what})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    return read_json(path)
 
 
 def _ensure_fit(results: list[Path], fit_dir, out_dir: Path) -> dict | None:

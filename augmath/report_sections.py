@@ -10,7 +10,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from augmath.io import DataError, read_jsonl
+from augmath.io import read_json, read_jsonl
 
 _DECONTAM = re.compile(r"contam|overlap|leak", re.IGNORECASE)
 
@@ -152,10 +152,7 @@ def data_statistics(run_dirs: list[Path], dataset_dir) -> str:
             drops[run.name] = dropped
         report = run / "report.json"
         if report.is_file():
-            try:
-                leaves = _scalars(json.loads(report.read_text(encoding="utf-8")))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{report}:{e.lineno}: invalid JSON ({e.msg})") from None
+            leaves = _scalars(read_json(report))
             for k, v in leaves:
                 (decontam if _DECONTAM.search(k) else other).append(f"| {run.name} | `{k}` | {v} |")
     if ver_lines:

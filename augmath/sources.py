@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from augmath.boxed import last_boxed
-from augmath.io import DataError, read_jsonl, require
+from augmath.io import DataError, read_json, read_jsonl, require
 
 PACKAGED = "packaged"
 PACKAGED_DIR = Path(__file__).parent / "data"
@@ -163,12 +163,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | str | 
 
 def _read_rows(path: Path) -> list[tuple[dict, str]]:
     if path.name.endswith(".json"):
-        try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(items, list):
-            raise DataError(f"{path}: expected a JSON array of items")
+        items = read_json(path, list, "a JSON array of items")
         return [(row, f"{path}: item {i}") for i, row in enumerate(items)]
     return [(row, f"{path}:{i}") for i, row in enumerate(read_jsonl(path), start=1)]
 
