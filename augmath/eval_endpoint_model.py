@@ -11,7 +11,10 @@ the model:
 - template "chat": lighteval's chat messages go to /v1/chat/completions through augmath.engine (retries,
   `n` fallback, durable log). Cut-off answers (finish_reason "length") are graded too: the engine keeps them out
   of its outputs but records their text in the log, which is where we read them from.
-Raw completions use the engine's retry policy (augmath.engine_calls) with one call per sample.
+Raw completions use the engine's retry policy (augmath.engine_calls) with one call per sample, and the
+engine's durable request log (augmath.requestlog, one fsync'd line per finished call): with
+`augmath eval --resume`, answers a cut-off earlier run logged for the same model name, prompt and sampling
+settings are reused and only the rest are requested.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lighteval.models.model_output import ModelResponse
 from lighteval.tasks.prompt_manager import PromptManager
 
 from augmath.engine_calls import MalformedResponse, RetryPolicy, classify, describe
+from augmath.requestlog import RequestLog, now_iso, request_key, sample_key
 
 ENDPOINT_ENV = "AUGMATH_EVAL_ENDPOINT"
 
@@ -45,6 +49,13 @@ def _settings() -> dict:
     return json.loads(raw)
 
 
+def _raise_first(results: list) -> list:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 class OpenAIEndpointModel(LightevalModel):
     def __init__(self, config, *args, **kwargs):
         self.config = config
@@ -53,7 +64,8 @@ class OpenAIEndpointModel(LightevalModel):
         self.params = dict(self.settings.get("params") or {})
         self.prompt_manager = PromptManager(use_chat_template=False)
         self._cache = _NoCache()
-        self.stats = {"requests": 0, "completion_tokens": 0, "length_cut": 0, "failed": 0, "seconds": 0.0}
+        self.stats = {"requests": 0, "resumed": 0, "completion_tokens": 0, "length_cut": 0, "failed": 0,
+                      "seconds": 0.0}
 
     # --- the LightevalModel interface (generation only: augmath's tasks are all generative) ---
     @property
@@ -99,6 +111,7 @@ class OpenAIEndpointModel(LightevalModel):
                                     timeout=float(self.settings.get("timeout", 600)))
         slots = asyncio.Semaphore(int(self.settings.get("concurrency", 8)))
         policy = RetryPolicy()
+        log = RequestLog(self.settings["log_path"]).open()
         try:
             async def one(doc):
                 prompt = self.prompt_manager.prepare_prompt(doc)
@@ -110,32 +123,54 @@ class OpenAIEndpointModel(LightevalModel):
                     p = dict(params)
                     if "seed" in p and i:
                         p["seed"] = int(p["seed"]) + i  # distinct, deterministic seeds per sample
-                    samples.append(self._complete(client, slots, policy, prompt, p))
-                return list(await asyncio.gather(*samples)), prompt
+                    samples.append(self._complete(client, slots, policy, log, prompt, p, i))
+                return _raise_first(await asyncio.gather(*samples, return_exceptions=True)), prompt
 
-            return list(await asyncio.gather(*(one(d) for d in docs)))
+            # Every request runs to its end even when one fails for good, so that each answer received is in
+            # the log before the run fails (a --resume run then asks only for the rest).
+            return _raise_first(await asyncio.gather(*(one(d) for d in docs), return_exceptions=True))
         finally:
+            log.close()
             await client.close()
 
-    async def _complete(self, client, slots, policy: RetryPolicy, prompt: str, params: dict) -> str:
+    async def _complete(self, client, slots, policy: RetryPolicy, log: RequestLog, prompt: str, params: dict,
+                        index: int) -> str:
+        # Keyed like the engine's chat samples, with the raw prompt in place of the messages.
+        model, messages = self.settings["model"], [{"prompt": prompt}]
+        key = sample_key(model, messages, params, index)
+        if key in log.loaded.done:
+            self.stats["resumed"] += 1
+            return log.loaded.done[key][0].get("text") or ""
         last = "no attempt"
         for attempt in range(1, policy.max_attempts + 1):
-            retry_after = None
+            retry_after, choice = None, None
             async with slots:
                 try:
-                    response = await client.completions.create(model=self.settings["model"], prompt=prompt, **params)
+                    started = time.monotonic()
+                    response = await client.completions.create(model=model, prompt=prompt, **params)
                     choices = getattr(response, "choices", None)
                     if not choices:
                         raise MalformedResponse("no choices in the completion")
                     choice = choices[0]
-                    self.stats["requests"] += 1
-                    usage = getattr(response, "usage", None)
-                    self.stats["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
-                    self.stats["length_cut"] += choice.finish_reason == "length"
-                    return choice.text or ""
                 except Exception as exc:  # classify() re-raises anything that is not a server/transport fault
                     cause, retryable, retry_after = classify(exc)
                     last = f"{cause}: {describe(exc, os.environ.get('OPENAI_API_KEY'))}"
+            if choice is not None:
+                usage = getattr(response, "usage", None)
+                self.stats["requests"] += 1
+                self.stats["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
+                self.stats["length_cut"] += choice.finish_reason == "length"
+                text = choice.text or ""
+                # Logged (fsync'd) before it counts as answered: a run cut after this point keeps the answer.
+                await log.append_async({
+                    "request_key": request_key(model, messages, params), "model": model, "params": params,
+                    "messages": messages, "meta": {}, "status": "ok", "reason": None, "attempts": attempt,
+                    "usage": usage.model_dump() if hasattr(usage, "model_dump") else None,
+                    "latency_s": round(time.monotonic() - started, 3), "time": now_iso(),
+                    "samples": [{"key": key, "index": index, "status": "ok", "reason": None, "text": text,
+                                 "finish_reason": choice.finish_reason}],
+                })
+                return text
             if not retryable:
                 break
             if attempt < policy.max_attempts:

@@ -44,6 +44,7 @@ BACKENDS = ("accelerate", "vllm", "endpoint")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT_MODEL_FILE = Path(__file__).resolve().parent / "eval_endpoint_model.py"
 ENDPOINT_ENV = "AUGMATH_EVAL_ENDPOINT"
+REQUESTS_LOG = "requests.jsonl"  # OUT/requests.jsonl: the endpoint backend's durable log (augmath.requestlog)
 # Files that decide what a checkpoint computes: weights, config, tokenizer, generation defaults.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json", ".model", ".txt", ".jinja")
 
@@ -221,8 +222,11 @@ def generation_parameters(args) -> dict:
 
 
 def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> None:
-    """Run lighteval, teeing its output to log_path (and stderr unless quiet); EvalError on failure."""
-    with open(log_path, "w", encoding="utf-8") as log:
+    """Run lighteval, teeing its output to log_path (and stderr unless quiet); EvalError on failure.
+
+    The log is line-buffered: a run that is killed (a time limit, Ctrl-C) leaves every line lighteval printed,
+    and `tail -f` shows progress as it happens."""
+    with open(log_path, "w", encoding="utf-8", buffering=1) as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", cwd=log_path.parent)
         for line in proc.stdout:
@@ -239,6 +243,9 @@ def evaluate(args) -> dict:
     names = parse_tasks(args.tasks)
     if args.backend not in BACKENDS:
         raise EvalError(f"unknown backend {args.backend!r}; valid: {', '.join(BACKENDS)}")
+    if args.resume and args.backend != "endpoint":
+        raise EvalError(f"--resume is for --backend endpoint (its request log); --backend {args.backend} "
+                        "reuses answers through lighteval's own cache (keyed on the weights' hash)")
     if args.maj_k < 1 or args.fewshot < 0 or (args.max_samples is not None and args.max_samples < 1):
         raise EvalError("--maj-k must be >= 1, --fewshot >= 0, --max-samples >= 1")
     params = generation_parameters(args)
@@ -291,10 +298,16 @@ def evaluate(args) -> dict:
     settings = {"template": args.template, "fewshot": args.fewshot, "max_samples": args.max_samples,
                 "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens, "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
     if args.backend == "endpoint":
+        # The durable request log sits outside the wiped lighteval/ folder: --resume reuses its finished answers
+        # (same model name, prompt and sampling settings); without --resume every run starts a fresh one.
+        requests_log = out / REQUESTS_LOG
+        if not args.resume:
+            requests_log.unlink(missing_ok=True)
+        settings["resume"] = bool(args.resume)
         env[ENDPOINT_ENV] = json.dumps({
             "base_url": base_url, "model": model, "template": args.template, "params": params,
             "concurrency": args.concurrency, "timeout": args.request_timeout,
-            "log_path": str(work / "requests.jsonl"),
+            "log_path": str(requests_log),
         })  # the API key stays in OPENAI_API_KEY: never in a file or on a command line
         cmd = [sys.executable, "-m", "lighteval", "custom", model, str(ENDPOINT_MODEL_FILE)] + common
     else:
@@ -373,6 +386,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="endpoint backend: requests in flight")
     p.add_argument("--request-timeout", type=float, default=600.0, help="endpoint backend: seconds per request")
     p.add_argument("--no-cache", action="store_true", help="never reuse lighteval's cached answers")
+    p.add_argument("--resume", action="store_true",
+                   help="endpoint backend: reuse the answers a cut-off earlier run into the same --out logged in "
+                        "OUT/requests.jsonl (same model name, prompts and settings); only the rest are requested")
     p.add_argument("--quiet", action="store_true", help="keep lighteval's output in OUT/lighteval/lighteval.log only")
 
 

@@ -2,6 +2,9 @@
 
     nice -n 10 python benchmarks/eval.py --n 64                       # GSM8K test subset, both backends, same run
     nice -n 10 python benchmarks/eval.py --tasks gsm8k,math500 --n 0 --keep outputs/eval_bench   # full sets
+    # on a GPU: llama-server built with CUDA (AUGMATH_LLAMA_SERVER), transformers on cuda; see docs/evaluation.md
+    AUGMATH_LLAMA_SERVER=llama.cpp/build/bin/llama-server python benchmarks/eval.py --tasks gsm8k,math500 --n 0 \
+        --server-args="--n-gpu-layers 99" --concurrency 64 --device cuda --dtype float32 --batch-size 256 --keep R
 
 Both backends score SmolLM2-135M-Instruct on the same items with the same prompt (the Alpaca training prompt,
 greedy, the tasks' stop sequences and generation sizes): the endpoint backend talks to augmath's embedded
@@ -20,6 +23,7 @@ import datetime as dt
 import json
 import math
 import re
+import shlex
 import sys
 import tempfile
 import time
@@ -95,15 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=8, help="accelerate backend batch size")
     p.add_argument("--concurrency", type=int, default=8, help="endpoint requests in flight = server slots")
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: the tasks' generation sizes")
+    p.add_argument("--device", default="auto", help="accelerate backend device: auto, cpu, cuda")
+    p.add_argument("--dtype", default=None, help="accelerate backend dtype (default float32 on CPU, bfloat16 on GPU)")
+    p.add_argument("--server-args", default="", help="extra llama-server arguments, e.g. '--n-gpu-layers 99'")
     p.add_argument("--keep", default=None, help="keep both results folders here (default: a temp dir)")
     p.add_argument("--backends", default="endpoint,accelerate",
-                   help="backends to run now; a backend left out is read back from --keep (a finished earlier run)")
+                   help="backends to run now (or 'none': only report); a backend left out is read back from --keep "
+                        "(a finished earlier run, e.g. one run at the same time in another process)")
     args = p.parse_args(argv)
-    run_now = set(args.backends.split(","))
+    run_now = set(args.backends.split(",")) - {"none"}
     if run_now - {"endpoint", "accelerate"}:
-        p.error(f"--backends: unknown {sorted(run_now - {'endpoint', 'accelerate'})}; valid: endpoint, accelerate")
+        p.error(f"--backends: unknown {sorted(run_now - {'endpoint', 'accelerate'})}; valid: endpoint, accelerate, none")
     if run_now != {"endpoint", "accelerate"} and not args.keep:
-        p.error("--backends with one backend needs --keep DIR (the other backend's results are read from there)")
+        p.error("--backends with fewer than both backends needs --keep DIR (results not run now are read from there)")
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="augmath-eval-bench-"))
     common = ["--tasks", args.tasks, "--no-cache"]
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--max-new-tokens", str(args.max_new_tokens)]
     hf_model = convert_embedded(cache_dir() / "models" / "SmolLM2-135M-Instruct")  # once, outside the timing
     if "endpoint" in run_now:
-        with EmbeddedServer(parallel=args.concurrency) as server:
+        with EmbeddedServer(parallel=args.concurrency, extra_args=shlex.split(args.server_args)) as server:
             endpoint = run_backend("endpoint (llama-server, Q4_1)",
                                    ["--backend", "endpoint", "--base-url", server.base_url,
                                     "--concurrency", str(args.concurrency), *common], root / "endpoint")
@@ -124,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     if "accelerate" in run_now:
         accelerate = run_backend("accelerate (transformers, fp32)",
                                  ["--backend", "accelerate", "--model", str(hf_model),
-                                  "--batch-size", str(args.batch_size), *common], root / "accelerate")
+                                  "--batch-size", str(args.batch_size), "--device", args.device,
+                                  *(["--dtype", args.dtype] if args.dtype else []), *common], root / "accelerate")
     else:
         accelerate = read_back("accelerate (transformers, fp32)", root / "accelerate")
 

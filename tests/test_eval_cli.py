@@ -60,6 +60,30 @@ def test_endpoint_needs_a_url(capsys, tmp_path, monkeypatch):
     assert code == 2 and "--base-url" in err
 
 
+def test_resume_is_for_the_endpoint_backend(capsys, tmp_path):
+    code, err = _eval(["--model", str(tmp_path), "--tasks", "gsm8k", "--resume", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--resume is for --backend endpoint" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_lighteval_log_is_written_as_it_runs(tmp_path):
+    """A run cut by a time limit must leave what lighteval printed: the log is line-buffered, not flushed at exit."""
+    log = tmp_path / "lighteval.log"
+    child = [sys.executable, "-c", "import sys, time; print('RUNNING MODEL', flush=True); time.sleep(3)"]
+    import threading
+
+    runner = threading.Thread(target=evaluation.run_lighteval, args=(child, {}, log, True))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and "RUNNING MODEL" not in (log.read_text() if log.exists() else ""):
+            time.sleep(0.05)
+        assert runner.is_alive(), "the child ended before the log was checked"
+        assert log.read_text() == "RUNNING MODEL\n"
+    finally:
+        runner.join()
+
+
 def test_majority_vote_needs_sampling(capsys, tmp_path):
     code, err = _eval(["--model", str(tmp_path), "--tasks", "gsm8k", "--maj-k", "4", "--temperature", "0",
                        "--out", str(tmp_path / "o")], capsys)

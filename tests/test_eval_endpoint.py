@@ -25,13 +25,30 @@ pytestmark = pytest.mark.slow
 class Recorder:
     """HTTP pass-through to `upstream` recording (path, request body, response body) of every POST."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, fail_after: int | None = None):
         self.upstream = upstream.rstrip("/").removesuffix("/v1")
         self.calls: list[tuple[str, dict, dict]] = []
+        self.fail_after = fail_after  # answer 400 (not retryable) to every completion after this many
+        self.lock = threading.Lock()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _refuse(self) -> bool:
+                with recorder.lock:
+                    if recorder.fail_after is None or recorder.fail_after > 0:
+                        recorder.fail_after = None if recorder.fail_after is None else recorder.fail_after - 1
+                        return False
+                data = json.dumps({"error": {"message": "injected: refused", "type": "invalid_request"}}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def _forward(self, body: bytes | None):
+                if body is not None and self._refuse():
+                    return
                 req = urllib.request.Request(recorder.upstream + self.path, data=body, method=self.command,
                                              headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(req, timeout=600) as resp:
@@ -69,11 +86,13 @@ class Recorder:
         self.server.server_close()
 
 
-def run_eval(server, out, *extra):
-    with Recorder(server.base_url) as rec:
-        code = main(["eval", "--backend", "endpoint", "--base-url", rec.base_url, "--max-samples", "2",
+def run_eval(server, out, *extra, fail_after=None, expect=0, n=2):
+    with Recorder(server.base_url, fail_after) as rec:
+        code = main(["eval", "--backend", "endpoint", "--base-url", rec.base_url, "--max-samples", str(n),
                      "--max-new-tokens", "32", "--data-dir", "packaged", "--quiet", "--out", str(out), *extra])
-    assert code == 0, (out / "lighteval" / "lighteval.log").read_text()[-3000:]
+    assert code == expect, (out / "lighteval" / "lighteval.log").read_text()[-3000:]
+    if expect:
+        return None, None, rec.calls
     results = json.loads((out / "results.json").read_text())
     details = {t: [json.loads(x) for x in (out / "details" / f"{t}.jsonl").read_text().splitlines()]
                for t in results["tasks"]}
@@ -110,7 +129,7 @@ def test_endpoint_chat_template_goes_through_the_engine(embedded_server, tmp_pat
     for row in details["gsm8k"]:
         answer = by_question[row["question"].strip()]  # the bare question as the user turn
         assert row["output"] == (answer["choices"][0]["message"]["content"] or "")
-    assert (tmp_path / "r" / "lighteval" / "requests.jsonl").is_file()  # the engine's durable log
+    assert (tmp_path / "r" / "requests.jsonl").is_file()  # the engine's durable log
     assert results["settings"]["template"] == "chat"
 
 
@@ -125,3 +144,27 @@ def test_endpoint_majority_vote_over_seeded_samples(embedded_server, tmp_path):
         assert len(row["outputs"]) == 3 and row["output"] == row["outputs"][0]
         again = score_outputs(row["gold"], row["outputs"], "gsm8k", k=3)
         assert (row["majority"], row["maj_correct"]) == (again["majority"], again["maj_correct"])
+
+
+def test_resume_reuses_the_answers_a_failed_run_logged(embedded_server, tmp_path):
+    """A run cut short keeps every answer it received in OUT/requests.jsonl; --resume asks only for the rest,
+    and a run without --resume starts afresh."""
+    out, args = tmp_path / "r", ("--tasks", "gsm8k", "--concurrency", "2")
+    _, _, first = run_eval(embedded_server, out, *args, n=4, fail_after=2, expect=2)  # 2 answers, then 400s
+    answered = {body["prompt"]: answer["choices"][0]["text"] for path, body, answer in first}
+    assert len(answered) == 2 and not (out / "results.json").exists()
+    logged = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
+    assert sorted(line["messages"][0]["prompt"] for line in logged) == sorted(answered)
+
+    results, details, second = run_eval(embedded_server, out, *args, "--resume", n=4)
+    asked = {body["prompt"] for _, body, _ in second}
+    assert len(asked) == 2 and not asked & set(answered)  # only the two that were never answered
+    rows = details["gsm8k"]
+    assert len(rows) == 4 and results["settings"]["resume"] is True
+    for row in rows:
+        if row["prompt"] in answered:
+            assert row["output"] == answered[row["prompt"]]  # graded the logged answer
+    assert len((out / "requests.jsonl").read_text().splitlines()) == 4
+
+    _, _, third = run_eval(embedded_server, out, *args, n=4)  # no --resume: everything is asked again
+    assert len(third) == 4 and len((out / "requests.jsonl").read_text().splitlines()) == 4
