@@ -106,12 +106,12 @@ class OpenAIEndpointModel(LightevalModel):
         return params
 
     async def _raw(self, docs) -> list[tuple[list[str], str]]:
+        log = RequestLog(self.settings["log_path"]).open()  # first: a locked or corrupt log fails before any call
         client = openai.AsyncOpenAI(base_url=self.settings["base_url"], max_retries=0,
                                     api_key=os.environ.get("OPENAI_API_KEY") or "sk-local-no-key",
                                     timeout=float(self.settings.get("timeout", 600)))
         slots = asyncio.Semaphore(int(self.settings.get("concurrency", 8)))
         policy = RetryPolicy()
-        log = RequestLog(self.settings["log_path"]).open()
         try:
             async def one(doc):
                 prompt = self.prompt_manager.prepare_prompt(doc)
