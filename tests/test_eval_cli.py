@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -69,9 +70,7 @@ def test_resume_is_for_the_endpoint_backend(capsys, tmp_path):
 def test_lighteval_log_is_written_as_it_runs(tmp_path):
     """A run cut by a time limit must leave what lighteval printed: the log is line-buffered, not flushed at exit."""
     log = tmp_path / "lighteval.log"
-    child = [sys.executable, "-c", "import sys, time; print('RUNNING MODEL', flush=True); time.sleep(3)"]
-    import threading
-
+    child = [sys.executable, "-c", "import time; print('RUNNING MODEL', flush=True); time.sleep(3)"]
     runner = threading.Thread(target=evaluation.run_lighteval, args=(child, {}, log, True))
     runner.start()
     try:
