@@ -14,17 +14,17 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("augmath.sources", "load benchmarks into canonical records (prepare / inspect)"),
-    "grade": ("augmath.grading", "grade predictions against golds (GSM8K or MATH style)"),
-    "serve": ("augmath.serve", "start the embedded OpenAI-compatible server"),
-    "generate": ("augmath.engine", "sample completions for a JSONL of requests, resumably"),
-    "augment": ("augmath.augment", "augment GSM8K / MATH with MuggleMath strategies"),
-    "decontaminate": ("augmath.decontam", "flag rows that overlap the evaluation sets"),
-    "build": ("augmath.build", "build a Hub-ready dataset folder from run folders"),
+    "grade": ("augmath.grading.cli", "grade predictions against golds (GSM8K or MATH style)"),
+    "serve": ("augmath.engine.server", "start the embedded OpenAI-compatible server"),
+    "generate": ("augmath.engine.cli", "sample completions for a JSONL of requests, resumably"),
+    "augment": ("augmath.augment.run", "augment GSM8K / MATH with MuggleMath strategies"),
+    "decontaminate": ("augmath.decontam.run", "flag rows that overlap the evaluation sets"),
+    "build": ("augmath.dataset_builders.build", "build a Hub-ready dataset folder from run folders"),
     "push": ("augmath.hub", "push a dataset / model / results folder to the Hub"),
-    "train": ("augmath.train", "launch training/sft.py under accelerate"),
-    "eval": ("augmath.evaluation", "evaluate a model with augmath's lighteval tasks"),
-    "transfer": ("augmath.transfer", "build the in-domain / cross-domain transfer matrix"),
-    "fit": ("augmath.fit", "fit accuracy against the amount of augmented data"),
+    "train": ("augmath.training.launch", "train a model with augmath.training.sft under accelerate launch"),
+    "eval": ("augmath.eval_tasks.run", "evaluate a model with augmath's lighteval tasks"),
+    "transfer": ("augmath.analysis.transfer", "build the in-domain / cross-domain transfer matrix"),
+    "fit": ("augmath.analysis.fit", "fit accuracy against the amount of augmented data"),
     "experiment": ("augmath.experiment", "run a whole experiment from one YAML file"),
 }
 

@@ -24,8 +24,8 @@ import yaml
 
 from augmath.io import write_json_atomic
 from augmath.stages import Stage, is_done, resolve, run_stage
+from augmath.training.config import resolve_file
 
-ROOT = Path(__file__).resolve().parents[1]
 LOCAL_BASES = ("embedded", "tiny")  # built by a stage; anything else is a model folder or Hub id
 
 
@@ -111,8 +111,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
     if cfg.eval.get("max_samples"):
         eval_args += ["--max-samples", str(cfg.eval["max_samples"])]
-    recipe = cfg.train.get("recipe", "")
-    recipe = recipe if not recipe or Path(recipe).is_absolute() else str(ROOT / recipe)
+    recipe = str(resolve_file("recipes", cfg.train["recipe"]).resolve()) if cfg.train.get("recipe") else ""
     evals, models = [], []
     for base in cfg.base_models:
         if base in LOCAL_BASES:
@@ -146,7 +145,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     train_stages = [s.name for s in stages if s.kind == "train"]
 
     def report(out: Path, deps: dict[str, Path]) -> None:
-        from augmath.report import render_results_card, write_report
+        from augmath.analysis import render_results_card, write_report
         from augmath.cards import save_card
 
         write_report(out / "report", [deps[e] / "results" for e in evals], fit_dir=deps["fit"] / "fit",
@@ -185,7 +184,7 @@ def _generator(cfg: ExperimentConfig, stages: list[Stage]):
     elif not pending:
         yield None
     else:
-        from augmath.serve import EmbeddedServer
+        from augmath.engine import EmbeddedServer
 
         with EmbeddedServer() as server:
             print(f"   embedded server: {server.base_url} ({server.model})", flush=True)

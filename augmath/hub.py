@@ -12,8 +12,6 @@ printed, logged or written: the dry run names only its source, and every error i
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import re
 import sys
@@ -24,6 +22,7 @@ from typing import Any
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from augmath.cards import scrub_secrets
+from augmath.io import DataError, read_json, sha256_file
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
@@ -72,19 +71,12 @@ def folder_kind(folder: Path) -> str:
 
 
 def _load(path: Path) -> dict:
+    """A manifest or train record; invalid JSON is a PushError naming file and line (augmath.io.read_json)."""
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise PushError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+        obj = read_json(path)
+    except DataError as e:
+        raise PushError(str(e)) from None
     return obj if isinstance(obj, dict) else {}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def upload_list(folder: Path, ignore_patterns: list[str]) -> list[str]:
@@ -103,7 +95,7 @@ def verify_dataset(folder: Path, files: list[str]) -> dict:
         raise PushError(f"{folder} does not match its manifest.json (extra: {extra[:3]}, missing: {missing[:3]}); "
                         "rebuild it with `augmath build`")
     for rel, info in listed.items():
-        if _sha256(folder / rel) != info.get("sha256"):
+        if sha256_file(folder / rel) != info.get("sha256"):
             raise PushError(f"{folder / rel} changed since it was built (sha256 differs from manifest.json); "
                             "rebuild it with `augmath build`")
     return manifest
@@ -127,7 +119,7 @@ def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = No
     elif kind == "model" and (folder / "augmath_train.json").is_file():
         train = _load(folder / "augmath_train.json")
         what = f"model trained on {train.get('dataset', '?')} {train.get('config', '')} N={train.get('n', '?')}"
-    entries = tuple((rel, (folder / rel).stat().st_size, _sha256(folder / rel)) for rel in files)
+    entries = tuple((rel, (folder / rel).stat().st_size, sha256_file(folder / rel)) for rel in files)
     return PushPlan(folder=folder, kind=kind, repo_type="model" if kind == "model" else "dataset", repo_id=repo_id,
                     revision=revision, private=private, message=message or f"augmath push: {what}", tag=tag,
                     files=entries)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -73,6 +74,16 @@ def read_json_object(path: str | os.PathLike) -> dict:
     return read_json(path, dict, "a JSON object")
 
 
+def sha256_file(path: str | os.PathLike, hasher=None) -> str:
+    """The file's sha256 hex digest, read in 4 MiB blocks. With `hasher`, feed that hash object instead and
+    return its running digest (for hashes over several files)."""
+    h = hasher if hasher is not None else hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def append_jsonl(path: str | os.PathLike, row: dict, fsync: bool = True) -> None:
     """Append one JSON line; with fsync the line survives a kill -9 right after the call returns."""
     line = json.dumps(row, ensure_ascii=False) + "\n"
@@ -89,10 +100,11 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
-def read_jsonl(path: str | os.PathLike, tolerate_torn_tail: bool = False) -> Iterator[dict]:
-    """Yield JSON objects; a bad line raises DataError naming file and line.
+def read_jsonl_numbered(path: str | os.PathLike, tolerate_torn_tail: bool = False) -> Iterator[tuple[str, dict]]:
+    """Yield ("FILE:LINE", object) for each JSON line, so callers can name the line when a field is wrong.
 
-    With tolerate_torn_tail, an unparsable *last* line (a write cut by a crash) is skipped, not raised.
+    A bad line raises DataError naming file and line. With tolerate_torn_tail, an unparsable *last* line (a
+    write cut by a crash) is skipped, not raised.
     """
     path = Path(path)
     with _open_text(path) as f:
@@ -108,6 +120,12 @@ def read_jsonl(path: str | os.PathLike, tolerate_torn_tail: bool = False) -> Ite
             raise DataError(f"{path}:{i}: invalid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+        yield f"{path}:{i}", obj
+
+
+def read_jsonl(path: str | os.PathLike, tolerate_torn_tail: bool = False) -> Iterator[dict]:
+    """Yield JSON objects; a bad line raises DataError naming file and line (see read_jsonl_numbered)."""
+    for _, obj in read_jsonl_numbered(path, tolerate_torn_tail):
         yield obj
 
 

@@ -36,7 +36,7 @@ def cache_dir() -> Path:
 
 
 def embedded_gguf() -> Path:
-    from augmath.serve import default_model_path
+    from augmath.engine import default_model_path
 
     return default_model_path()
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from augmath.boxed import last_boxed
+from augmath.grading import last_boxed
 from augmath.io import DataError, read_json, read_jsonl, require
 
 PACKAGED = "packaged"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 CHILD = r"""
 import json, resource, sys, time
 mode, out, data_dir, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-from augmath import build as B
+from augmath.dataset_builders import build as B
 import datasets
 start = time.perf_counter()
 if mode == "augmath":

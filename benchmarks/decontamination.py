@@ -9,7 +9,7 @@
    logic (normalise, build the set of 13-gram strings per query, test each against a dict built from the
    evaluation sets), on one process and on `--workers` processes.
 2. Quality. Real test items from every evaluation set with one light edit each (numbers changed, words
-   swapped, sentences reordered, rephrased: augmath.decontam_edits), planted among real GSM8K and MATH train
+   swapped, sentences reordered, rephrased: augmath.decontam.edits), planted among real GSM8K and MATH train
    questions (--seed picks both; the defaults were tuned on seed 0 and checked on seed 1). Recall and
    precision for the lexical stages, the embedding stage, the fuzzy stage and their combinations, at the
    default thresholds and a few others, and the model stages' queries/s. MATH train holds genuine
@@ -36,9 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augmath import sources  # noqa: E402
-from augmath.decontam import CONFIRM_COSINE, CONFIRM_WORDS, FUZZY_CANDIDATES, Decontaminator  # noqa: E402
-from augmath.decontam_edits import EDITS, SENTENCE, numbers_changed, plant  # noqa: E402
-from augmath.ngrams import reference_tokens  # noqa: E402
+from augmath.decontam.run import CONFIRM_COSINE, CONFIRM_WORDS, FUZZY_CANDIDATES, Decontaminator  # noqa: E402
+from augmath.decontam.edits import EDITS, SENTENCE, numbers_changed, plant  # noqa: E402
+from augmath.decontam.ngrams import reference_tokens  # noqa: E402
 
 
 # --- the baseline: open-r1 scripts/decontaminate.py, per-query Python sets of n-gram strings ---

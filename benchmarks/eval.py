@@ -33,7 +33,7 @@ from scipy.stats import binomtest
 
 from augmath.cli import main as augmath_main
 from augmath.models import convert_embedded, cache_dir
-from augmath.serve import EmbeddedServer
+from augmath.engine.server import EmbeddedServer
 
 STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\].*--- (RUNNING MODEL|COMPUTING METRICS) ---")
 

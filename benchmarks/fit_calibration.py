@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from augmath.fit import BIC_MARGIN, Point, fit_points
+from augmath.analysis.fit import BIC_MARGIN, Point, fit_points
 
 ITEMS = 1319
 

@@ -24,8 +24,8 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augmath.engine import Engine, Request  # noqa: E402
-from augmath.serve import EmbeddedServer  # noqa: E402
+from augmath.engine.engine import Engine, Request  # noqa: E402
+from augmath.engine.server import EmbeddedServer  # noqa: E402
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Finn", "Grace", "Hugo"]
 ITEMS = ["apples", "marbles", "stickers", "books"]

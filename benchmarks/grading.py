@@ -56,7 +56,7 @@ def run_phase(grader: str, workload: str, data_dir: str, workers: int, shifted: 
         seconds = time.perf_counter() - t0
     else:
         from augmath import grading
-        from augmath.grading_pool import shared_pool
+        from augmath.grading.pool import shared_pool
 
         t0 = time.perf_counter()
         verdicts = grading.grade_many(golds, preds, kind, workers=workers)

@@ -1,9 +1,9 @@
-"""Benchmark: training/sft.py vs transformers' Trainer (what MuggleMath's/RFT's seed code uses), same run.
+"""Benchmark: augmath.training.sft (training/sft.py) vs transformers' Trainer (what MuggleMath's/RFT's seed code uses), same run.
 
 Same model (by default a random ~16M-parameter Llama with SmolLM2's tokenizer, fp32; --model embedded for
 SmolLM2-135M-Instruct itself, --dtype bfloat16 for pure bf16),
 same data (the first N real GSM8K train items, Alpaca prompt, loss on the response, max length 512, tokenized
-once by augmath.sft_data so both see identical token ids), same hyperparameters (lr 2e-5, cosine, 3% warmup,
+once by augmath.training.data so both see identical token ids), same hyperparameters (lr 2e-5, cosine, 3% warmup,
 4 samples per micro-batch x 4 accumulation = 16 per step, 1 epoch), one process on the CPU.
 
 Variants:
@@ -121,7 +121,7 @@ def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-    from augmath.sft_data import IGNORE_INDEX, local_cache_dir, tokenize_rows
+    from augmath.training.data import IGNORE_INDEX, local_cache_dir, tokenize_rows
 
     tok = AutoTokenizer.from_pretrained(model_path)
     ds = datasets.load_dataset(str(dataset), "gsm8k-bench", split="train", cache_dir=local_cache_dir(str(dataset)))

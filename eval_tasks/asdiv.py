@@ -3,7 +3,7 @@ name:
 augmath ASDiv
 
 dataset:
-chaochun/nlu-asdiv-dataset (2,305 diverse elementary word problems; CC BY-NC 4.0); prepared locally by augmath.eval_data from augmath.sources records
+chaochun/nlu-asdiv-dataset (2,305 diverse elementary word problems; CC BY-NC 4.0); prepared locally by augmath.eval_tasks.data from augmath.sources records
 
 abstract:
 ASDiv (Miao et al. 2020): academia-style diverse word problems, grades 1-6; the answer's unit is dropped.
@@ -24,14 +24,14 @@ https://arxiv.org/abs/2106.15772
 
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import make_doc, task_config
+from augmath.eval_tasks.data import make_doc, task_config
 
 
 def asdiv_prompt(line: dict, task_name: str = None) -> Doc:
     """A prepared ASDiv row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
-    return make_doc(line, task_name, kind="gsm8k")
+    return make_doc(line, task_name, "asdiv")
 
 
-augmath_asdiv = task_config("asdiv", asdiv_prompt, max_new_tokens=512)
+augmath_asdiv = task_config("asdiv", asdiv_prompt)
 
 TASKS_TABLE = [augmath_asdiv]

@@ -3,7 +3,7 @@ name:
 augmath GSM8K
 
 dataset:
-openai/grade-school-math test split (1,319 grade-school word problems); prepared locally by augmath.eval_data from augmath.sources records
+openai/grade-school-math test split (1,319 grade-school word problems); prepared locally by augmath.eval_tasks.data from augmath.sources records
 
 abstract:
 GSM8K (Cobbe et al. 2021): multi-step grade-school arithmetic word problems with a numeric answer.
@@ -24,14 +24,14 @@ https://arxiv.org/abs/2110.14168
 
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import make_doc, task_config
+from augmath.eval_tasks.data import make_doc, task_config
 
 
 def gsm8k_prompt(line: dict, task_name: str = None) -> Doc:
     """A prepared GSM8K row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
-    return make_doc(line, task_name, kind="gsm8k")
+    return make_doc(line, task_name, "gsm8k")
 
 
-augmath_gsm8k = task_config("gsm8k", gsm8k_prompt, max_new_tokens=512)
+augmath_gsm8k = task_config("gsm8k", gsm8k_prompt)
 
 TASKS_TABLE = [augmath_gsm8k]

@@ -3,7 +3,7 @@ name:
 augmath MATH
 
 dataset:
-hendrycks MATH test split (5,000 competition problems, 7 subjects, levels 1-5); prepared locally by augmath.eval_data from augmath.sources records
+hendrycks MATH test split (5,000 competition problems, 7 subjects, levels 1-5); prepared locally by augmath.eval_tasks.data from augmath.sources records
 
 abstract:
 MATH (Hendrycks et al. 2021): competition mathematics; the answer is the last \\boxed{} expression.
@@ -24,14 +24,14 @@ https://arxiv.org/abs/2103.03874
 
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import make_doc, task_config
+from augmath.eval_tasks.data import make_doc, task_config
 
 
 def math_prompt(line: dict, task_name: str = None) -> Doc:
     """A prepared MATH row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
-    return make_doc(line, task_name, kind="math")
+    return make_doc(line, task_name, "math")
 
 
-augmath_math = task_config("math", math_prompt, max_new_tokens=1024)
+augmath_math = task_config("math", math_prompt)
 
 TASKS_TABLE = [augmath_math]

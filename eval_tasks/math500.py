@@ -3,7 +3,7 @@ name:
 augmath MATH-500
 
 dataset:
-the 500 MATH test problems of openai/prm800k's split (Lightman et al. 2023); prepared locally by augmath.eval_data from augmath.sources records
+the 500 MATH test problems of openai/prm800k's split (Lightman et al. 2023); prepared locally by augmath.eval_tasks.data from augmath.sources records
 
 abstract:
 MATH-500: the 500-problem MATH test subset of "Let's Verify Step by Step"; graded like MATH.
@@ -24,14 +24,14 @@ https://arxiv.org/abs/2305.20050
 
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import make_doc, task_config
+from augmath.eval_tasks.data import make_doc, task_config
 
 
 def math500_prompt(line: dict, task_name: str = None) -> Doc:
     """A prepared MATH-500 row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
-    return make_doc(line, task_name, kind="math")
+    return make_doc(line, task_name, "math500")
 
 
-augmath_math500 = task_config("math500", math500_prompt, max_new_tokens=1024)
+augmath_math500 = task_config("math500", math500_prompt)
 
 TASKS_TABLE = [augmath_math500]

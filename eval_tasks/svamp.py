@@ -3,7 +3,7 @@ name:
 augmath SVAMP
 
 dataset:
-arkilpatel/SVAMP (1,000 one-step word problems with structural variations); prepared locally by augmath.eval_data from augmath.sources records
+arkilpatel/SVAMP (1,000 one-step word problems with structural variations); prepared locally by augmath.eval_tasks.data from augmath.sources records
 
 abstract:
 SVAMP (Patel et al. 2021): simple word problems perturbed to defeat shallow heuristics.
@@ -24,14 +24,14 @@ https://arxiv.org/abs/2103.07191
 
 from lighteval.tasks.requests import Doc
 
-from augmath.eval_data import make_doc, task_config
+from augmath.eval_tasks.data import make_doc, task_config
 
 
 def svamp_prompt(line: dict, task_name: str = None) -> Doc:
     """A prepared SVAMP row -> Doc(query=training prompt, gold=canonical answer, specific=id/kind/answer)."""
-    return make_doc(line, task_name, kind="gsm8k")
+    return make_doc(line, task_name, "svamp")
 
 
-augmath_svamp = task_config("svamp", svamp_prompt, max_new_tokens=512)
+augmath_svamp = task_config("svamp", svamp_prompt)
 
 TASKS_TABLE = [augmath_svamp]

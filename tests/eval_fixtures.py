@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from augmath import eval_data
+import augmath.eval_tasks
+from augmath.eval_tasks import data as eval_data
+from augmath.eval_tasks import settings as eval_settings
 
 REPO = Path(__file__).resolve().parent.parent
-TASKS_DIR = REPO / "eval_tasks"
+TASKS_DIR = Path(augmath.eval_tasks.__file__).resolve().parent  # eval_tasks/ in the checkout
 SAVED_PREDICTIONS = Path(__file__).resolve().parent / "data" / "eval_saved_predictions.jsonl"
 
 
@@ -32,22 +35,28 @@ def eval_folders(tmp_path_factory) -> dict[str, str]:
     return {name: str(eval_data.prepare(name, data_dir=data_dir, root=root)) for name in eval_data.BENCHMARKS}
 
 
-def load_task_module(name: str, folders: dict[str, str], template: str = "alpaca"):
-    """Import eval_tasks/<name>.py the way `augmath eval` does (by path, under a unique module name)."""
-    old = {k: os.environ.get(k) for k in (eval_data.FOLDERS_ENV, eval_data.TEMPLATE_ENV)}
-    os.environ[eval_data.FOLDERS_ENV] = json.dumps(folders)
-    os.environ[eval_data.TEMPLATE_ENV] = template
-    try:
+@contextlib.contextmanager
+def settings_file(**fields):
+    """$AUGMATH_EVAL_SETTINGS pointing at a settings file with `fields`, as `augmath eval` hands it to lighteval."""
+    old = os.environ.get(eval_settings.SETTINGS_ENV)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[eval_settings.SETTINGS_ENV] = str(eval_settings.write(Path(tmp) / "settings.json", **fields))
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(eval_settings.SETTINGS_ENV, None)
+            else:
+                os.environ[eval_settings.SETTINGS_ENV] = old
+
+
+def load_task_module(name: str, folders: dict[str, str], template: str = "alpaca", **settings):
+    """A fresh copy of augmath.eval_tasks.<name> (its config is built on import) under these settings."""
+    with settings_file(tasks=folders, template=template, **settings):
         spec = importlib.util.spec_from_file_location(f"augmath_eval_task_test_{name}", TASKS_DIR / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def rows(folder: str, split: str = "test") -> list[dict]:
@@ -60,17 +69,10 @@ def docs_for(name: str, folders: dict[str, str], limit: int | None = None, templ
     """Docs built by the task's own prompt function from the prepared rows (with few_shots flag off)."""
     module = load_task_module(name, folders, template)
     config = module.TASKS_TABLE[0]
-    old = os.environ.get(eval_data.TEMPLATE_ENV)
-    os.environ[eval_data.TEMPLATE_ENV] = template
-    try:
+    with settings_file(tasks=folders, template=template):
         out = []
         for i, row in enumerate(rows(folders[name])[:limit]):
             doc = config.prompt_function({**row, "__few_shots": False, "__index": i}, config.name)
             doc.id = str(i)
             out.append(doc)
         return config, out
-    finally:
-        if old is None:
-            os.environ.pop(eval_data.TEMPLATE_ENV, None)
-        else:
-            os.environ[eval_data.TEMPLATE_ENV] = old

@@ -1,10 +1,10 @@
-"""augmath.aligned: the fuzzy decontamination stage's similarity, on real GSM8K / MATH / MAWPS wording."""
+"""augmath.decontam.aligned: the fuzzy decontamination stage's similarity, on real GSM8K / MATH / MAWPS wording."""
 
 from __future__ import annotations
 
 import pytest
 
-from augmath.aligned import aligned_similarity, sentence_tokens, tokens
+from augmath.decontam.aligned import aligned_similarity, sentence_tokens, tokens
 
 GSM8K_TEST_3 = ("James decides to run 3 sprints 3 times a week.  He runs 60 meters each sprint.  "
                 "How many total meters does he run a week?")

@@ -1,14 +1,15 @@
-"""The `evaluate` wrapper around the grader loads from the repo folder, offline, and scores like grade_many."""
+"""The `evaluate` wrapper around the grader loads from its package folder (metrics/ in the checkout), offline, and
+scores like grade_many."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from augmath.metrics import ACCURACY
 
 pytestmark = pytest.mark.slow  # `import evaluate` pulls in transformers pipelines: ~5 s idle, >30 s on a busy box
 
-METRIC_DIR = Path(__file__).resolve().parents[1] / "metrics" / "augmath_accuracy"
+METRIC_DIR = ACCURACY
 
 
 @pytest.fixture(scope="module")

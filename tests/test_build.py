@@ -14,7 +14,7 @@ import pytest
 from build_fixtures import make_run
 from huggingface_hub import DatasetCard
 
-from augmath import build as B
+from augmath.dataset_builders import build as B
 from augmath.cli import main as cli
 from augmath.io import DataError
 from augmath.sources import load

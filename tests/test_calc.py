@@ -1,11 +1,11 @@
-"""augmath.calc: exact, eval()-free evaluation of GSM8K calculator annotations."""
+"""augmath.augment.calc: exact, eval()-free evaluation of GSM8K calculator annotations."""
 
 from fractions import Fraction
 
 import pytest
 
 from augment_fixtures import gsm8k_train  # noqa: F401  (fixture)
-from augmath import calc
+from augmath.augment import calc
 
 
 @pytest.mark.parametrize("expr, value", [

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from augmath import sources
-from augmath.decontam import Decontaminator, Flag
-from augmath.decontam_edits import numbers_changed, rephrased, sentences_reordered, words_swapped
+from augmath.decontam.run import Decontaminator, Flag
+from augmath.decontam.edits import numbers_changed, rephrased, sentences_reordered, words_swapped
 from augmath.io import DataError
-from augmath.ngrams import NgramIndex, reference_tokens, word_hashes
+from augmath.decontam.ngrams import NgramIndex, reference_tokens, word_hashes
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from augmath import sources
-from augmath.decontam_edits import numbers_changed
-from augmath.dedup import _shingles, dedup_rows
+from augmath.decontam.edits import numbers_changed
+from augmath.decontam.dedup import _shingles, dedup_rows
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from collections import Counter
 
 import pytest
 
-from augmath.engine import Engine, Request
-from augmath.engine_calls import RetryPolicy, parse_retry_after, redact
-from augmath.engine_cli import read_requests
-from augmath.requestlog import RequestLog, RequestLogError, read_log, sample_key
+from augmath.engine.engine import Engine, Request
+from augmath.engine.calls import RetryPolicy, parse_retry_after, redact
+from augmath.engine.cli import read_requests
+from augmath.engine.requestlog import RequestLog, RequestLogError, read_log, sample_key
 from faultproxy import FaultProxy
 
 # Short questions the 135M model usually answers within 64 tokens (so some samples are usable)...

@@ -15,7 +15,7 @@ import pytest
 from augmath import sources
 from augmath.cli import main
 from augmath.prompts import format_prompt
-from augmath.results_reader import load_results
+from augmath.analysis.results import load_results
 from augmath.tiny import make_tiny_llama
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from augmath import evaluation
+from augmath.eval_tasks import run as evaluation
 from augmath.cli import main
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from augmath.cli import main
-from augmath.eval_metric import score_outputs
+from augmath.eval_tasks.metrics import score_outputs
 from augmath.prompts import ALPACA_STOP, format_prompt
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from lighteval.metrics import apply_metric
 from lighteval.models.model_output import ModelResponse
 
 from augmath import grading
-from augmath.eval_metric import majority_answer, score_outputs
+from augmath.eval_tasks.metrics import majority_answer, score_outputs
 from eval_fixtures import SAVED_PREDICTIONS, docs_for, eval_folders, rows  # noqa: F401
 
 

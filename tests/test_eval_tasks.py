@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import pytest
 
-from augmath import eval_data
+from augmath.eval_tasks import data as eval_data
 from augmath.prompts import ALPACA_STOP, format_prompt
-from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows  # noqa: F401
+from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows, settings_file  # noqa: F401
 
 EXPECTED_ROWS = {"gsm8k": 1319, "math": 5000, "math500": 500, "svamp": 1000, "asdiv": 2305, "mawps": 2065}
 
 
 def test_every_benchmark_has_exactly_one_task_file():
-    files = sorted(p.stem for p in TASKS_DIR.glob("*.py") if not p.name.startswith("_"))
-    assert files == sorted(b.module for b in eval_data.BENCHMARKS.values())
+    # a task file is a module with lighteval's task-file docstring header (the others are the code around them)
+    files = sorted(p.stem for p in TASKS_DIR.glob("*.py") if p.read_text().startswith('"""\nname:\n'))
+    assert files == sorted(b.name for b in eval_data.BENCHMARKS.values())
 
 
 @pytest.mark.parametrize("name", list(eval_data.BENCHMARKS))
@@ -86,12 +85,9 @@ def test_few_shot_prompt_prints_the_header_once_and_shows_solutions(eval_folders
     module = load_task_module("math500", eval_folders)
     config = module.TASKS_TABLE[0]
     config.num_fewshots = 2
-    os.environ[eval_data.FOLDERS_ENV] = json.dumps(eval_folders)
-    try:
+    with settings_file(tasks=eval_folders):
         task = LightevalTask(config)
         docs = task.get_docs(max_samples=3)
-    finally:
-        os.environ.pop(eval_data.FOLDERS_ENV, None)
     header = format_prompt("Q").split("\n\n")[0]
     train_ids = {r["id"] for r in rows(eval_folders["math500"], "train")}
     for doc in docs:
@@ -110,14 +106,12 @@ def test_chat_template_docs_carry_the_bare_question(eval_folders):
         assert doc.query == row["question"].strip() and doc.instruction is None
 
 
-def test_max_new_tokens_override_reaches_the_task(eval_folders, monkeypatch):
-    monkeypatch.setenv(eval_data.MAX_NEW_TOKENS_ENV, "24")
-    assert load_task_module("gsm8k", eval_folders).TASKS_TABLE[0].generation_size == 24
+def test_max_new_tokens_override_reaches_the_task(eval_folders):
+    assert load_task_module("gsm8k", eval_folders, max_new_tokens=24).TASKS_TABLE[0].generation_size == 24
 
 
-def test_unknown_template_is_an_error(eval_folders, monkeypatch):
+def test_unknown_template_is_an_error(eval_folders):
     module = load_task_module("gsm8k", eval_folders)
-    monkeypatch.setenv(eval_data.TEMPLATE_ENV, "vicuna")
     row = rows(eval_folders["gsm8k"])[0]
-    with pytest.raises(ValueError, match="vicuna"):
+    with settings_file(tasks=eval_folders, template="vicuna"), pytest.raises(ValueError, match="vicuna"):
         module.gsm8k_prompt(row, "augmath_gsm8k")

@@ -11,9 +11,9 @@ import pytest
 
 from analysis_fixtures import trained, write_results
 from augmath.cli import main
-from augmath.fit import FitError, Point, fit_points
+from augmath.analysis.fit import FitError, Point, fit_points
 from augmath.io import DataError
-from augmath.results_reader import load_results
+from augmath.analysis.results import load_results
 
 
 def bernoulli_points(ns, accuracy_of, n_items=20000, seed=1, shared_items=True):
@@ -149,7 +149,7 @@ def test_cli_writes_json_and_plots(tmp_path, capsys):
     rc = main(["fit", *map(str, folders), "--out", str(out), "--target-acc", "0.3", "--resamples", "200"])
     assert rc == 0
     doc = json.loads((out / "fit.json").read_text())
-    assert doc["schema"] == "augmath.fit/1"
+    assert doc["schema"] == "augmath.analysis.fit/1"
     assert {f["task"] for f in doc["fits"]} == {"gsm8k", "svamp"}
     assert doc["skipped"][0]["series"] == "gsm8k-original"
     g = next(f for f in doc["fits"] if f["task"] == "gsm8k")

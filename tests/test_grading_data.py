@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from augmath import grading, sources
-from augmath.boxed import last_boxed_span
+from augmath import sources
+
+from augmath import grading
+from augmath.grading.boxed import last_boxed_span
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pytest
 
 from augmath import grading
-from augmath.grading_pool import shared_pool
+from augmath.grading.pool import shared_pool
 
 TIMEOUT = 2.0
 SLACK = 6.0  # process scheduling on a busy 2-core machine; the point is "seconds, not minutes or forever"

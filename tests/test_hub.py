@@ -12,7 +12,7 @@ from build_fixtures import make_run
 from huggingface_hub import HfApi
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS
 
-from augmath import build as B
+from augmath.dataset_builders import build as B
 from augmath import hub
 from augmath.cli import main as cli
 

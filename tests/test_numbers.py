@@ -11,9 +11,9 @@ from fractions import Fraction
 import pytest
 
 from augment_fixtures import gsm8k_train, seed_with  # noqa: F401  (fixture)
-from augmath import calc
-from augmath.strategies import Reject, chain
-from augmath.strategies.numbers import perturb
+from augmath.augment import calc
+from augmath.augment.strategies import Reject, chain
+from augmath.augment.strategies.numbers import perturb
 
 NUM = re.compile(chain.NUMBER_RE.pattern)
 

@@ -1,4 +1,4 @@
-"""augmath.report.write_report: every section, the demo banner, working links, and the results card."""
+"""augmath.analysis.report.write_report: every section, the demo banner, working links, and the results card."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import re
 import pytest
 
 from analysis_fixtures import trained, write_results
-from augmath.fit import fit_results
-from augmath.report import DEMO_BANNER, render_results_card, write_report
-from augmath.transfer import write_transfer
+from augmath.analysis.fit import fit_results
+from augmath.analysis.report import DEMO_BANNER, render_results_card, write_report
+from augmath.analysis.transfer import write_transfer
 
 LINK = re.compile(r"\]\(([^)]+)\)")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from augmath.serve import EmbeddedServer, ServerError, default_model_path
+from augmath.engine.server import EmbeddedServer, ServerError, default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 

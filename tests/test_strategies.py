@@ -1,6 +1,6 @@
 """Each strategy's prompt and parser on real seeds and on real recorded SmolLM2 outputs
 (tests/fixtures/smollm2_outputs.jsonl, recorded by tests/fixtures/record_smollm2_outputs.py), plus the
-exact `reverse` construction and the verification rules (augmath.verify) on real model paths."""
+exact `reverse` construction and the verification rules (augmath.augment.verify) on real model paths."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 import sympy
 
 from augment_fixtures import gsm8k_train, math_train, recorded_outputs, seed_with  # noqa: F401  (fixtures)
-from augmath import calc, grading
+from augmath.augment import calc
+from augmath import grading
 from augmath.sources import load
-from augmath.strategies import EVOLUTION, REGISTRY, Reject, get
-from augmath.strategies.evolve import clean_question, split_math
-from augmath.strategies.reverse import FOBAR
-from augmath.verify import decide, filter_paths, majority, solver_messages
+from augmath.augment.strategies import EVOLUTION, REGISTRY, Reject, get
+from augmath.augment.strategies.evolve import clean_question, split_math
+from augmath.augment.strategies.reverse import FOBAR
+from augmath.augment.verify import decide, filter_paths, majority, solver_messages
 
 PACKAGED = {"gsm8k": load("gsm8k", "train", "packaged"), "math": load("math", "train", "packaged")}
 BY_ID = {r.id: r for records in PACKAGED.values() for r in records}

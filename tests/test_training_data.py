@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from augmath.packing import (VARLEN, Schedule, collate_packed, collate_padded, loss_sum, plan_step,
+from augmath.training.packing import (VARLEN, Schedule, collate_packed, collate_padded, loss_sum, plan_step,
                              register_varlen_attention)
 from augmath.prompts import format_prompt
-from augmath.sft_data import IGNORE_INDEX, mixture_counts, tokenize_rows
+from augmath.training.data import IGNORE_INDEX, mixture_counts, tokenize_rows
 from augmath.tiny import make_tiny_llama
 from training_helpers import gsm8k_rows
 
@@ -66,7 +66,7 @@ def test_model_loss_counts_only_response_tokens(tiny):
     batch = collate_packed(examples, tok.pad_token_id)
     n_loss = sum(sum(lab != IGNORE_INDEX for lab in e.labels) for e in examples)
     with torch.no_grad():
-        trained = loss_sum(model, batch) / n_loss  # what training/sft.py backpropagates
+        trained = loss_sum(model, batch) / n_loss  # what augmath.training.sft backpropagates
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits[0].float()
         hf = model(**batch, use_cache=False, num_items_in_batch=n_loss).loss  # transformers' own loss
     labels = batch["labels"][0]

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from augmath.models import BaseModelError, check_causal_lm
-from augmath.sft_config import RecipeError, load_recipe, parse_overrides
-from augmath.sft_data import DatasetError
+from augmath.training.config import PACKAGED, RecipeError, load_recipe, parse_overrides
+from augmath.training.data import DatasetError
 from augmath.tiny import make_tiny_llama
-from training_helpers import SFT, default_dataset, launch, load_sft_module, tiny_recipe
+from training_helpers import default_dataset, launch, load_sft_module, tiny_recipe
 
-RECIPES = SFT.parent / "recipes"
+RECIPES = PACKAGED / "recipes"  # training/recipes/ in the checkout, shipped in the wheel
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ def test_bad_input_under_accelerate_launch_exits_2_with_the_message(setup, tmp_p
 
 def test_rebuilt_dataset_folder_is_not_read_from_a_stale_cache(tmp_path):
     """datasets 5.2 caches a local folder by its name only; load_rows must see the new rows after a rebuild."""
-    from augmath.sft_config import SFTConfig
-    from augmath.sft_data import load_rows
+    from augmath.training.config import SFTConfig
+    from augmath.training.data import load_rows
     from training_helpers import gsm8k_rows, make_dataset
 
     folder = tmp_path / "a" / "dataset"
@@ -135,14 +135,14 @@ def test_rebuilt_dataset_folder_is_not_read_from_a_stale_cache(tmp_path):
 
 
 def test_augmath_train_builds_the_launch_command_for_the_machine():
-    from augmath.train import SFT_SCRIPT, build_command, split_args
+    from augmath.training.launch import SFT_MODULE, build_command, split_args
 
     own, rest = split_args(["--num_samples", "8", "--processes", "2", "--dry-run", "--seed=3"])
     assert own == {"processes": "2", "dry_run": True} and rest == ["--num_samples", "8", "--seed=3"]
     cmd, env = build_command("r.yaml", rest, processes=2, gpus=0)  # CPU: multi-GPU launcher + ACCELERATE_USE_CPU
     assert env == {"ACCELERATE_USE_CPU": "true"}
     assert cmd[cmd.index("--num_processes") + 1] == "2" and "--multi_gpu" in cmd and "--cpu" not in cmd
-    assert cmd[-6:] == [str(SFT_SCRIPT), "--config", "r.yaml", "--num_samples", "8", "--seed=3"]
+    assert cmd[-7:] == ["-m", SFT_MODULE, "--config", "r.yaml", "--num_samples", "8", "--seed=3"]
     cmd, env = build_command("r.yaml", [], gpus=0)
     assert env == {} and "--cpu" in cmd
     cmd, env = build_command("r.yaml", [], gpus=8)

@@ -1,4 +1,4 @@
-"""Real `accelerate launch training/sft.py` runs on CPU with a tiny random Llama and real GSM8K items:
+"""Real `accelerate launch -m augmath.training.sft` runs on CPU with a tiny random Llama and real GSM8K items:
 the output folder and its card, resume after a kill, two gloo processes, LoRA."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
-from augmath.model_card import add_eval_results
+from augmath.cards.model import add_eval_results
 from augmath.tiny import make_tiny_llama
-from augmath.sft_config import RecipeError
+from augmath.training.config import RecipeError
 from training_helpers import REPO, default_dataset, env, launch, load_sft_module, read_log, tiny_recipe
 
 pytestmark = pytest.mark.slow

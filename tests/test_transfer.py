@@ -10,8 +10,8 @@ import pytest
 from analysis_fixtures import DEMO_BASE, trained, write_results
 from augmath.cli import main
 from augmath.io import DataError
-from augmath.results_reader import load_results
-from augmath.transfer import build_matrix, classify, write_transfer
+from augmath.analysis.results import load_results
+from augmath.analysis.transfer import build_matrix, classify, write_transfer
 
 BASE = {"gsm8k": 0.05, "math": 0.02, "math500": 0.02, "svamp": 0.10}
 

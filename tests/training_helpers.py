@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SFT = REPO / "training" / "sft.py"
+SFT_MODULE = "augmath.training.sft"
 
 
 def gsm8k_rows(n: int | None = None, offset: int = 0) -> list[dict[str, str]]:
@@ -85,13 +85,13 @@ def free_port() -> int:
 
 def launch(tmp: Path, recipe: Path, processes: int = 1, extra_env: dict | None = None, args: list[str] = (),
            timeout: int = 300, launcher: bool = True) -> subprocess.CompletedProcess:
-    """`accelerate launch training/sft.py` for real: one CPU process, or N gloo processes (ACCELERATE_USE_CPU).
-    launcher=False runs `python training/sft.py` (one process, no launcher: saves a torch import)."""
+    """`accelerate launch -m augmath.training.sft` for real: one CPU process, or N gloo processes (ACCELERATE_USE_CPU).
+    launcher=False runs `python -m augmath.training.sft` (one process, no launcher: saves a torch import)."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch"]
     extra = dict(extra_env or {})
     if not launcher:
         assert processes == 1
-        return subprocess.run([sys.executable, str(SFT), "--config", str(recipe), *args], env=env(tmp, **extra),
+        return subprocess.run([sys.executable, "-m", SFT_MODULE, "--config", str(recipe), *args], env=env(tmp, **extra),
                               capture_output=True, text=True, timeout=timeout, cwd=REPO)
     if processes > 1:
         extra["ACCELERATE_USE_CPU"] = "true"
@@ -99,18 +99,15 @@ def launch(tmp: Path, recipe: Path, processes: int = 1, extra_env: dict | None =
     else:
         cmd += ["--cpu", "--num_processes", "1"]
     cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            str(SFT), "--config", str(recipe), *args]
+            "-m", SFT_MODULE, "--config", str(recipe), *args]
     return subprocess.run(cmd, env=env(tmp, **extra), capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
 def load_sft_module():
-    """training/sft.py as a module, to call its main() in-process (fast checks; no launcher)."""
-    import importlib.util
+    """augmath.training.sft, to call its main() in-process (fast checks; no launcher)."""
+    import importlib
 
-    spec = importlib.util.spec_from_file_location("augmath_sft_script", SFT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(SFT_MODULE)
 
 
 def read_log(out: Path) -> list[dict]:

@@ -1,12 +1,12 @@
 """Supervised fine-tuning for augmath (MuggleMath's recipe), from one CPU to many GPUs under `accelerate launch`.
 
-    accelerate launch training/sft.py --config training/recipes/cpu_tiny.yaml [--key value ...]
-    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 training/sft.py --config ...  # 2 CPU procs
+    accelerate launch -m augmath.training.sft --config cpu_tiny [--key value ...]
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 -m augmath.training.sft --config ...  # 2 CPU procs
     accelerate launch --config_file training/accelerate_configs/fsdp_full_shard.yaml \
-        training/sft.py --config training/recipes/paper_llama2_7b_fsdp.yaml
-    augmath train training/recipes/cpu_tiny.yaml      # builds and runs the accelerate command for you
+        -m augmath.training.sft --config paper_llama2_7b_fsdp
+    augmath train cpu_tiny                            # builds and runs the accelerate command for you
 
-The recipe (augmath/sft_config.py) names the base model, dataset (+config / N / mixture), prompt template and
+--config is a YAML file or the name of a packaged recipe (training/recipes/). The recipe (training/config.py) names the base model, dataset (+config / N / mixture), prompt template and
 hyperparameters; `--key value` overrides any key. Running the same command again after a kill resumes from the
 newest checkpoint in OUTPUT_DIR/checkpoints; running it after success does nothing.
 Output: OUTPUT_DIR = an HF model folder + README.md card + augmath_train.json + training_log.jsonl.
@@ -27,13 +27,13 @@ from accelerate import Accelerator, PartialState
 from accelerate.utils import DistributedType, parse_flag_from_env, set_seed
 
 from augmath.io import write_json_atomic
-from augmath.model_card import render_model_card
+from augmath.cards import render_model_card
 from augmath.models import BaseModelError, check_causal_lm, resolve_model
-from augmath.packing import (VARLEN, Schedule, collate_packed, collate_padded, loss_sum, plan_step,
+from augmath.training.packing import (VARLEN, Schedule, collate_packed, collate_padded, loss_sum, plan_step,
                              register_varlen_attention)
-from augmath.sft_config import RecipeError, SFTConfig, load_recipe, parse_overrides, training_differences
-from augmath.sft_data import DatasetError, load_rows, tokenize_rows
-from augmath.sft_state import (Progress, base_model_info, latest_checkpoint, log_row, read_recipe, save_checkpoint,
+from augmath.training.config import RecipeError, SFTConfig, load_recipe, parse_overrides, training_differences
+from augmath.training.data import DatasetError, load_rows, tokenize_rows
+from augmath.training.state import (Progress, base_model_info, latest_checkpoint, log_row, read_recipe, save_checkpoint,
                                start_log, write_recipe)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -47,7 +47,7 @@ class LaunchError(RuntimeError):
 
 def parse_args(argv: list[str] | None) -> SFTConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], usage="%(prog)s --config RECIPE [--key value ...]")
-    parser.add_argument("--config", required=True, help="recipe YAML (training/recipes/*.yaml)")
+    parser.add_argument("--config", required=True, help="recipe YAML, or a packaged recipe's name (training/recipes/)")
     args, rest = parser.parse_known_args(argv)
     return load_recipe(args.config, parse_overrides(rest))
 

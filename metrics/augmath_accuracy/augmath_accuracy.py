@@ -6,7 +6,7 @@
 
 `predictions` are model outputs (or bare answers); `references` are gold answers or full reference solutions.
 kind="gsm8k" compares final numbers exactly; kind="math" compares LaTeX answers (the last \\boxed{}) with
-augmath.grading (canonical forms, exact rationals, math-verify in worker processes with a per-item timeout).
+augmath.grading.grader (canonical forms, exact rationals, math-verify in worker processes with a per-item timeout).
 """
 
 # evaluate 0.4.6 scans this file's imports with a regex to check dependencies: one `import x` per line.

@@ -1,0 +1,175 @@
+"""The experiment report: one markdown file (optionally HTML) tying the stages' outputs together.
+
+    write_report(out_dir, results, fit_dir=None, transfer_dir=None, run_dirs=(), dataset_dir=None,
+                 model_dirs=(), extra_links=None, title=..., html=False, demo=None) -> Path of OUT/report.md
+
+Sections: demo-model banner, strategy table, scaling fits (plot + parameters), transfer matrix (heatmap +
+table), data statistics (verification and drops from the run folders, decontamination counts from their
+report.json, configs from the dataset manifest) and links to every artifact. It also writes OUT/report.json
+(the headline numbers, read by the results card: see `render_results_card`). Missing fit/transfer folders
+are computed into OUT/fit and OUT/transfer. See docs/analysis.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from augmath.io import DataError, atomic_write, read_json, write_json_atomic
+from augmath.analysis.sections import data_statistics, fits_section, strategy_rows, strategy_table
+from augmath.analysis.results import is_demo_model, load_many
+
+SCHEMA = "augmath.analysis.report/1"
+DEMO_BANNER = ("> **Demo model — numbers from a 135M model are plumbing, not accuracy claims.** The base model "
+               "here is the embedded SmolLM2-135M-Instruct demo model. The tables and plots show that every stage "
+               "ran end to end; they say nothing about which augmentation strategy works.")
+
+
+def _rel(path: Path, out_dir: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), out_dir.resolve())).as_posix()
+
+
+def _figure(src: Path, out_dir: Path) -> str:
+    """A link to a PNG from the report; copied into OUT/figures/ when it lives outside OUT."""
+    src = Path(src)
+    if out_dir.resolve() in src.resolve().parents:
+        return _rel(src, out_dir)
+    dest = out_dir / "figures" / f"{src.parent.name}-{src.name}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return _rel(dest, out_dir)
+
+
+def _load_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path}: missing ({what})")
+    return read_json(path)
+
+
+def _ensure_fit(results: list[Path], fit_dir, out_dir: Path) -> dict | None:
+    if fit_dir is None:
+        from augmath.analysis.fit import FitError, fit_results
+
+        trained = [p for p in results if load_many([p])[0].trained]
+        if not trained:
+            return None
+        try:
+            fit_results(trained, out_dir / "fit")
+        except (DataError, FitError) as e:
+            return {"fits": [], "plots": {}, "error": str(e), "_dir": out_dir / "fit"}
+        fit_dir = out_dir / "fit"
+    doc = _load_json(Path(fit_dir) / "fit.json", "written by `augmath fit`")
+    doc["_dir"] = Path(fit_dir)
+    return doc
+
+
+def _ensure_transfer(results: list[Path], transfer_dir, out_dir: Path) -> dict:
+    if transfer_dir is None:
+        from augmath.analysis.transfer import write_transfer
+
+        write_transfer(results, out_dir / "transfer")
+        transfer_dir = out_dir / "transfer"
+    doc = _load_json(Path(transfer_dir) / "transfer.json", "written by `augmath transfer`")
+    doc["_dir"] = Path(transfer_dir)
+    return doc
+
+
+def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None, run_dirs: Iterable = (),
+                 dataset_dir=None, model_dirs: Iterable = (), extra_links: Mapping[str, str] | None = None,
+                 title: str = "augmath experiment report", html: bool = False, demo: bool | None = None) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = [Path(p) for p in results]
+    folders = load_many(results)
+    run_dirs, model_dirs = [Path(p) for p in run_dirs], [Path(p) for p in model_dirs]
+    if dataset_dir is not None and not run_dirs:  # `augmath build` keeps each run's run/report.json
+        run_dirs = sorted(p for p in (Path(dataset_dir) / "runs").glob("*") if p.is_dir())
+    fit = _ensure_fit(results, fit_dir, out)
+    transfer = _ensure_transfer(results, transfer_dir, out)
+    base_models = sorted({r.base_model for r in folders})
+    if demo is None:  # recognised by name (SmolLM2-135M); the runner can say so explicitly for renamed copies
+        demo = any(is_demo_model(m) for m in base_models + [r.model for r in folders])
+
+    md = [f"# {title}\n"]
+    if demo:
+        md.append(DEMO_BANNER + "\n")
+    md.append("Base model(s): " + ", ".join(f"`{m}`" for m in base_models)
+              + f". {len(folders)} results folder(s); benchmarks: {', '.join(transfer['columns'])}.\n")
+
+    rows = strategy_rows(transfer)
+    md += ["## Strategies\n", strategy_table(rows)]
+
+    md.append("## Scaling with the amount of augmented data\n")
+    if fit is None:
+        md.append("No trained model in these results, so nothing to fit.\n")
+    else:
+        if fit.get("error"):
+            md.append(f"The fit could not run: {fit['error']}\n")
+        for task, png in sorted(fit.get("plots", {}).items()):
+            md.append(f"![scaling on {task}]({_figure(fit['_dir'] / png, out)})\n")
+        md.append(fits_section(fit))
+
+    md.append("## Transfer: in-domain and cross-domain\n")
+    for key, caption in (("heatmap", "transfer heatmap"), ("delta_heatmap", "transfer deltas")):
+        if key in transfer.get("files", {}):
+            md.append(f"![{caption}]({_figure(transfer['_dir'] / transfer['files'][key], out)})\n")
+    table = transfer["_dir"] / transfer.get("files", {}).get("markdown", "transfer.md")
+    if table.is_file():
+        md.append(table.read_text(encoding="utf-8").replace("## ", "### ") + "\n")
+
+    md += ["## Data statistics\n", data_statistics(run_dirs, dataset_dir)]
+
+    md.append("## Artifacts\n")
+    links = [("fit parameters (JSON)", fit["_dir"] / "fit.json") if fit and not fit.get("error") else None]
+    links += [(f"transfer {k}", transfer["_dir"] / f) for k, f in transfer.get("files", {}).items()]
+    links += [(f"results: {r.path.name}", r.path / "results.json") for r in folders]
+    links += [(f"model: {m.name}", m) for m in model_dirs]
+    links += [("dataset", Path(dataset_dir))] if dataset_dir else []
+    links += [(f"augment run: {d.name}", d) for d in run_dirs]
+    links += [(name, Path(target)) for name, target in (extra_links or {}).items()]
+    for item in filter(None, links):
+        md.append(f"- [{item[0]}]({_rel(item[1], out)})")
+    text = "\n".join(md) + "\n"
+    report_path = out / "report.md"
+    atomic_write(report_path, text)
+    if html:
+        atomic_write(out / "report.html", to_html(text, title))
+    summary = {"schema": SCHEMA, "title": title, "demo_model": demo, "base_models": base_models,
+               "benchmarks": transfer["columns"], "strategies": rows,
+               "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],
+               "figures": sorted(str(p.relative_to(out).as_posix()) for p in out.rglob("*.png")),
+               "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else ""}
+    write_json_atomic(out / "report.json", summary)
+    return report_path
+
+
+def _fit_summary(f: dict) -> dict:
+    if "error" in f:
+        return {"task": f["task"], "series": f["series"], "error": f["error"]}
+    m = f["models"][f["selected"]]
+    return {"task": f["task"], "series": f["series"], "model": f["selected"], "params": m["params"], "ci": m["ci"],
+            "target": f.get("target"), "flags": f["flags"]}
+
+
+def to_html(markdown_text: str, title: str) -> str:
+    from markdown_it import MarkdownIt  # ships with rich (pinned), so no new dependency
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown_text)
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+             "img{max-width:100%}blockquote{background:#fff3cd;border-left:5px solid #e0a800;padding:.5em 1em}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style>" \
+           f"</head><body>{body}</body></html>\n"
+
+
+def render_results_card(report_dir, card_data: Mapping | None = None, **variables):
+    """The results repository card (cards/results_card.md) from OUT/report.json, through augmath.cards.render."""
+    from augmath.cards import render_card
+
+    out = Path(report_dir)
+    summary = _load_json(out / "report.json", "written by augmath.analysis.report.write_report")
+    data = {"license": "apache-2.0", "tags": ["augmath", "math", "evaluation", "mugglemath"],
+            "pretty_name": summary["title"], **(card_data or {})}
+    return render_card("results", "results_card", data, report=summary, demo_banner=DEMO_BANNER, **variables)

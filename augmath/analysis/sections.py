@@ -1,0 +1,183 @@
+"""Markdown sections of the experiment report (augmath.analysis.report): strategy table, fit table, data statistics.
+
+Each function takes the stages' JSON outputs or folders and returns markdown text; nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from augmath.io import read_json, read_jsonl
+
+_DECONTAM = re.compile(r"contam|overlap|leak", re.IGNORECASE)
+
+
+def _pct(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{x * 100:+.1f}" if signed else f"{x * 100:.1f}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def strategy_rows(transfer: dict) -> list[dict]:
+    """One row per training data of the transfer matrix: in-domain and cross-domain accuracy and their deltas."""
+    rows = []
+    originals = {(r["base_model"], tuple(r["sources"])): r for r in transfer["rows"] if r["kind"] == "original"}
+    for r in transfer["rows"]:
+        cells = {t: c for t, c in r["cells"].items() if c is not None}
+        ind = {t: c for t, c in cells.items() if c["in_domain"]}
+        cross = {t: c for t, c in cells.items() if not c["in_domain"]}
+        ref = originals.get((r["base_model"], tuple(r["sources"])))
+        row = {"label": r["label"], "kind": r["kind"], "n_train": r["n_train"],
+               "in_domain": {t: [c["accuracy"], c["stderr"]] for t, c in ind.items()},
+               "in_domain_mean": _mean([c["accuracy"] for c in ind.values()]),
+               "cross_domain_mean": _mean([c["accuracy"] for c in cross.values()]),
+               "cross_domain_tasks": sorted(cross)}
+        if ref is not None and ref is not r:
+            ref_cells = {t: c for t, c in ref["cells"].items() if c is not None}
+            d_in = [c["accuracy"] - ref_cells[t]["accuracy"] for t, c in ind.items() if t in ref_cells]
+            d_x = [c["accuracy"] - ref_cells[t]["accuracy"] for t, c in cross.items() if t in ref_cells]
+            row.update(vs=ref["label"], delta_in_domain=_mean(d_in), delta_cross_domain=_mean(d_x))
+        rows.append(row)
+    return rows
+
+
+def strategy_table(rows: list[dict]) -> str:
+    if not rows:
+        return "No results.\n"
+    lines = ["| training data | N | in-domain accuracy % (± s.e.) | Δ in-domain | cross-domain mean % | Δ cross-domain |",
+             "|---|---:|---|---:|---:|---:|"]
+    for r in rows:
+        ind = "; ".join(f"{t} {a * 100:.1f} ± {s * 100:.1f}" for t, (a, s) in r["in_domain"].items()) or "—"
+        n = "—" if r["n_train"] is None else f"{r['n_train']:,.0f}"
+        lines.append(f"| {r['label']} | {n} | {ind} | {_pct(r.get('delta_in_domain'), True)} | "
+                     f"{_pct(r['cross_domain_mean'])} | {_pct(r.get('delta_cross_domain'), True)} |")
+    return ("\n".join(lines) + "\n\nΔ columns: accuracy points against the `original` data of the same source "
+            "(the untouched seeds), averaged over the in-domain or cross-domain benchmarks. Rows may differ in N; "
+            "compare strategies at equal N in the scaling section.\n")
+
+
+def _param_text(model: str, m: dict) -> str:
+    names = ["a", "b"] if model == "loglinear" else ["b1", "b2", "breakpoint_n"]
+    parts = []
+    for k in names:
+        v, (lo, hi) = m["params"][k], m["ci"][k]
+        fmt = (lambda x: f"{x:,.0f}") if k == "breakpoint_n" else (lambda x: f"{x:.4f}")
+        parts.append(f"{k} = {fmt(v)} [{fmt(lo)}, {fmt(hi)}]")
+    return "; ".join(parts)
+
+
+def fits_section(fit: dict) -> str:
+    fits = fit.get("fits", [])
+    if not fits and not fit.get("skipped"):
+        return "No series with two or more data amounts.\n"
+    conf = next((f["bootstrap"]["confidence"] for f in fits if "bootstrap" in f), 0.95)
+    lines = [f"| task | series | points | selected model | parameters [{conf:.0%} CI] | ΔBIC (seg − lin) | N for target |",
+             "|---|---|---:|---|---|---:|---|"]
+    notes = []
+    for f in fits:
+        if "error" in f:
+            notes.append(f"- **{f['task']} / {f['series']}: not fitted** — {f['error']}")
+            continue
+        m = f["models"][f["selected"]]
+        dbic = f["selection"].get("delta_bic")
+        t = f.get("target")
+        target = "—"
+        if t:
+            lo, hi = t["ci"]
+            rng = f"[{lo:,.0f}, {'∞' if hi is None else f'{hi:,.0f}'}]" if lo is not None else ""
+            target = (f"acc {t['accuracy']:.0%}: " + (f"N ≈ {t['n']:,.0f} {rng}" if t["n"] else "unreachable")
+                      + (" (extrapolated)" if t["extrapolated"] else ""))
+        lines.append(f"| {f['task']} | {f['series']} | {len(f['points'])} | {f['selected']} | "
+                     f"{_param_text(f['selected'], m)} | {'—' if dbic is None else f'{dbic:+.1f}'} | {target} |")
+        notes += [f"- {f['task']} / {f['series']}: {flag}" for flag in f["flags"]]
+    skipped = fit.get("skipped", [])
+    if skipped:
+        notes.append("- single data amount, shown in the tables but not fitted: "
+                     + ", ".join(f"{k['series']} (N={k['n_train'][0]:,.0f})" for k in skipped))
+    text = "\n".join(lines) + "\n\n"
+    text += ("Model: accuracy = a + b·ln N (log-linear) or two such lines joined at N_c (segmented; slopes b1, b2). "
+             "The segmented model is selected only when BIC prefers it by more than 2 with at least 5 points. "
+             "Intervals: bootstrap over evaluation items (evaluation noise only, not training-seed noise).\n")
+    return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def _scalars(obj, prefix: str = "") -> list[tuple[str, object]]:
+    """Dotted-path scalar leaves of a JSON object (lists of scalars shown whole)."""
+    if isinstance(obj, dict):
+        return [kv for k, v in obj.items() for kv in _scalars(v, f"{prefix}{k}.")]
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        return [kv for i, v in enumerate(obj) for kv in _scalars(v, f"{prefix}{i}.")]
+    return [(prefix[:-1], obj)]
+
+
+def _run_verification(run: Path) -> tuple[list[str], Counter]:
+    groups: dict[tuple, dict] = defaultdict(lambda: {"rows": 0, "verified": 0, "agreement": [], "methods": Counter()})
+    items = run / "items.jsonl"
+    if items.is_file():
+        for row in read_jsonl(items, tolerate_torn_tail=True):
+            g = groups[(row.get("source", "?"), row.get("strategy", "?"))]
+            g["rows"] += 1
+            g["verified"] += bool(row.get("verified"))
+            if isinstance(row.get("agreement"), (int, float)):
+                g["agreement"].append(float(row["agreement"]))
+            g["methods"][str(row.get("verification"))] += 1
+    dropped = Counter()
+    if (run / "dropped.jsonl").is_file():
+        dropped.update(str(r.get("reason", "unknown")) for r in read_jsonl(run / "dropped.jsonl", tolerate_torn_tail=True))
+    lines = []
+    for (src, strat), g in sorted(groups.items()):
+        agree = _mean(g["agreement"])
+        methods = ", ".join(f"{m} {n}" for m, n in g["methods"].most_common())
+        lines.append(f"| {run.name} | {src} | {strat} | {g['rows']:,} | {g['verified'] / g['rows']:.1%} | "
+                     f"{'—' if agree is None else f'{agree:.2f}'} | {methods} |")
+    return lines, dropped
+
+
+def data_statistics(run_dirs: list[Path], dataset_dir) -> str:
+    if not run_dirs and dataset_dir is None:
+        return "No augment run folders or dataset folder were given.\n"
+    parts = []
+    ver_lines, drops, decontam, other = [], {}, [], []
+    for run in run_dirs:
+        lines, dropped = _run_verification(run)
+        ver_lines += lines
+        if dropped:
+            drops[run.name] = dropped
+        report = run / "report.json"
+        if report.is_file():
+            leaves = _scalars(read_json(report))
+            for k, v in leaves:
+                (decontam if _DECONTAM.search(k) else other).append(f"| {run.name} | `{k}` | {v} |")
+    if ver_lines:
+        parts += ["### Verification (kept rows, from items.jsonl)\n",
+                  "| run | source | strategy | rows | verified | mean agreement | verification methods |",
+                  "|---|---|---|---:|---:|---:|---|", *ver_lines, ""]
+    if drops:
+        parts += ["### Dropped rows (dropped.jsonl, by reason)\n", "| run | reason | rows |", "|---|---|---:|"]
+        parts += [f"| {run} | {reason} | {n:,} |" for run, c in drops.items() for reason, n in c.most_common()] + [""]
+    parts += ["### Decontamination (from each run's report.json)\n"]
+    parts += (["| run | field | value |", "|---|---|---|", *decontam, ""] if decontam
+              else ["No decontamination fields in the runs' report.json.\n"])
+    if other:
+        parts += ["<details><summary>Other run report fields</summary>\n", "| run | field | value |", "|---|---|---|",
+                  *other, "\n</details>\n"]
+    if dataset_dir is not None:
+        manifest_path = Path(dataset_dir) / "manifest.json"
+        if manifest_path.is_file():
+            m = json.loads(manifest_path.read_text(encoding="utf-8"))
+            parts += [f"### Dataset `{m.get('name', '?')}` version {m.get('version', '?')} (seed {m.get('seed', '?')})\n",
+                      "| config | kind | rows | sources | strategies |", "|---|---|---:|---|---|"]
+            for name, c in m.get("configs", {}).items():
+                parts.append(f"| `{name}` | {c.get('kind', '')} | {c.get('rows', 0):,} | "
+                             f"{', '.join(c.get('sources', []))} | {', '.join(c.get('strategies', []))} |")
+            parts.append("")
+        else:
+            parts.append(f"No manifest.json in {dataset_dir}.\n")
+    return "\n".join(parts) + "\n"

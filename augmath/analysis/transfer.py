@@ -1,0 +1,205 @@
+"""`augmath transfer`: the in-domain / cross-domain matrix (MuggleMath's third question).
+
+Rows are training data, read from each results folder's provenance; columns are benchmarks:
+
+    base model (no fine-tuning) | GSM8K original | AugGSM8K: <strategy> ... | AugGSM8K | MATH original | AugMATH: ...
+    | AugMATH | AugGSM8K + AugMATH (mixtures)          x          gsm8k  math  math500  svamp  asdiv  mawps
+
+A cell is in-domain when the benchmark is the one whose *training split* the data came from (GSM8K train ->
+gsm8k; MATH train -> math and math500, MATH-500 being a subset of MATH test). SVAMP, ASDiv and MAWPS are
+grade-school word problems like GSM8K's, but no training data comes from them, so they count as cross-domain.
+Deltas are taken against the `original` row of the same source(s) and base model.
+
+Writes transfer.json, transfer.csv, transfer.md, transfer.png (+ transfer_delta.csv / .png when deltas exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+from augmath.benchmarks import BENCHMARKS as REGISTRY
+from augmath.io import DataError, atomic_write, write_json_atomic
+from augmath.analysis.results import ResultsFolder, is_demo_model, load_many
+
+SCHEMA = "augmath.analysis.transfer/1"
+BENCHMARKS = list(REGISTRY)  # the column order: the registry's
+SOURCES = {"gsm8k": "GSM8K", "math": "MATH"}
+IN_DOMAIN = {"gsm8k": {"gsm8k"}, "math": {"math", "math500"}}
+KIND_ORDER = {"base": 0, "original": 1, "strategy": 2, "all": 3, "mixture": 4, "other": 5}
+
+
+def row_sources(r: ResultsFolder) -> tuple[str, ...]:
+    """Which benchmark training splits the data came from: provenance.source, else the config name."""
+    raw = r.provenance.get("source")
+    if isinstance(raw, str) and raw:
+        parts = raw.replace(",", "+").split("+")
+    elif isinstance(raw, list):
+        parts = [str(p) for p in raw]
+    else:
+        config = r.config or ""
+        parts = list(SOURCES) if config == "default" else [config.split("-")[0]]
+    return tuple(sorted({p.strip().lower() for p in parts if p.strip().lower() in SOURCES}))
+
+
+def classify(r: ResultsFolder) -> dict:
+    """Row identity: kind, sources, strategy and a display label."""
+    if not r.trained:
+        return {"kind": "base", "sources": (), "strategy": None, "label": "base model (no fine-tuning)"}
+    sources = row_sources(r)
+    config, strategy = r.config or "", r.strategy
+    if strategy is None and "-" in config:
+        strategy = config.split("-", 1)[1]
+    if strategy in ("", "all", "mixed", "none"):
+        strategy = None
+    if not sources:
+        return {"kind": "other", "sources": (), "strategy": strategy, "label": config or str(r.path.name)}
+    aug = " + ".join(f"Aug{SOURCES[s]}" for s in sources)
+    if strategy == "original":
+        kind, label = "original", " + ".join(SOURCES[s] for s in sources) + " original"
+    elif len(sources) > 1:
+        kind, label = "mixture", aug + (f": {strategy}" if strategy else "")
+    elif strategy:
+        kind, label = "strategy", f"{aug}: {strategy}"
+    else:
+        kind, label = "all", aug
+    return {"kind": kind, "sources": sources, "strategy": strategy, "label": label}
+
+
+def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: list[str] | None = None) -> dict:
+    """The JSON-ready matrix. By default one row per training data (its largest N); all_n keeps every N."""
+    many_models = len({r.base_model for r in folders}) > 1
+    rows: dict[tuple, dict] = {}
+    for r in folders:
+        info = classify(r)
+        n_train = r.provenance.get("n_train") if r.trained else None
+        label = (f"{Path(r.base_model).name}: " if many_models else "") + info["label"]
+        key = (r.base_model, info["label"], n_train if all_n else None)
+        if key in rows:
+            old = rows[key]
+            if old["n_train"] == n_train:
+                raise DataError(f"{r.path} and {old['results']} are both '{label}' at N={n_train}; pass only one")
+            if (n_train or 0) < (old["n_train"] or 0):
+                continue  # keep the largest N for this row
+        rows[key] = {"label": label, **info, "sources": list(info["sources"]), "n_train": n_train,
+                     "base_model": r.base_model, "config": r.config, "results": str(r.path), "_folder": r}
+    if all_n:  # several N for one training data: say which in the label
+        counts: dict[tuple, int] = {}
+        for (base, lab, _), row in rows.items():
+            counts[(base, lab)] = counts.get((base, lab), 0) + 1
+        for (base, lab, n), row in rows.items():
+            if counts[(base, lab)] > 1:
+                row["label"] += f" (N={n:g})"
+    present = {t for r in folders for t in r.tasks}
+    columns = tasks or [t for t in BENCHMARKS if t in present] + sorted(present - set(BENCHMARKS))
+    ordered = sorted(rows.values(), key=lambda row: (row["base_model"], row["sources"] if row["kind"] != "mixture"
+                                                     else ["~"], KIND_ORDER[row["kind"]], row["label"]))
+    for row in ordered:
+        folder: ResultsFolder = row.pop("_folder")
+        in_domain = set().union(*(IN_DOMAIN[s] for s in row["sources"])) if row["sources"] else set()
+        row["cells"] = {t: ({"accuracy": folder.tasks[t].accuracy, "n": folder.tasks[t].n,
+                             "stderr": folder.tasks[t].stderr, "in_domain": t in in_domain}
+                            if t in folder.tasks else None) for t in columns}
+    _add_deltas(ordered)
+    return {"schema": SCHEMA, "columns": columns, "rows": ordered}
+
+
+def _add_deltas(rows: list[dict]) -> None:
+    originals = {(row["base_model"], tuple(row["sources"])): row for row in rows if row["kind"] == "original"}
+    for row in rows:
+        ref = originals.get((row["base_model"], tuple(row["sources"])))
+        if ref is None or ref is row:
+            continue
+        row["delta_vs"] = ref["label"]
+        for t, cell in row["cells"].items():
+            base = ref["cells"].get(t)
+            if cell is not None and base is not None:
+                cell["delta"] = cell["accuracy"] - base["accuracy"]
+
+
+def to_markdown(matrix: dict, delta: bool = False) -> str:
+    cols = matrix["columns"]
+    lines = ["| training data | N | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+    for row in matrix["rows"]:
+        if delta and "delta_vs" not in row:
+            continue
+        cells = []
+        for t in cols:
+            c = row["cells"][t]
+            if c is None or (delta and "delta" not in c):
+                cells.append("—")
+                continue
+            text = f"{c['delta'] * 100:+.1f}" if delta else f"{c['accuracy'] * 100:.1f} ± {c['stderr'] * 100:.1f}"
+            cells.append(f"**{text}**" if c["in_domain"] else text)
+        n = "—" if row["n_train"] is None else f"{row['n_train']:,.0f}"
+        lines.append(f"| {row['label']} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(matrix: dict, delta: bool = False) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["training_data", "kind", "n_train", "base_model", *matrix["columns"], "in_domain"])
+    for row in matrix["rows"]:
+        if delta and "delta_vs" not in row:
+            continue
+        key = "delta" if delta else "accuracy"
+        values = [("" if c is None or key not in c else f"{c[key]:.6f}") for c in row["cells"].values()]
+        in_domain = ";".join(t for t, c in row["cells"].items() if c and c["in_domain"])
+        writer.writerow([row["label"], row["kind"], "" if row["n_train"] is None else row["n_train"],
+                         row["base_model"], *values, in_domain])
+    return buf.getvalue()
+
+
+def write_transfer(paths: list, out_dir, *, all_n: bool = False, tasks: list[str] | None = None,
+                   deltas: bool = True) -> dict:
+    """Build the matrix from results folders and write every artifact into out_dir; returns the JSON."""
+    from augmath.analysis.plots import plot_transfer
+
+    matrix = build_matrix(load_many(paths), all_n=all_n, tasks=tasks)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, cols = matrix["rows"], matrix["columns"]
+    labels = [r["label"] + ("" if r["n_train"] is None else f" (N={r['n_train']:,.0f})") for r in rows]
+    in_dom = [[bool(r["cells"][t] and r["cells"][t]["in_domain"]) for t in cols] for r in rows]
+    acc = [[r["cells"][t]["accuracy"] if r["cells"][t] else None for t in cols] for r in rows]
+    files = {"json": "transfer.json", "csv": "transfer.csv", "markdown": "transfer.md", "heatmap": "transfer.png"}
+    md = ["## Transfer matrix (accuracy %, ± standard error; **bold** = in-domain)\n\n", to_markdown(matrix)]
+    demo = any(is_demo_model(r["base_model"]) for r in rows)
+    plot_transfer(acc, labels, cols, in_dom, out / files["heatmap"], title="Accuracy (%) by training data", demo=demo)
+    atomic_write(out / files["csv"], to_csv(matrix))
+    delta_rows = [i for i, r in enumerate(rows) if "delta_vs" in r]
+    if deltas and delta_rows:
+        files.update({"delta_csv": "transfer_delta.csv", "delta_heatmap": "transfer_delta.png"})
+        md += ["\n## Change vs the original data of the same source (accuracy points)\n\n", to_markdown(matrix, True)]
+        atomic_write(out / files["delta_csv"], to_csv(matrix, delta=True))
+        dvals = [[(rows[i]["cells"][t] or {}).get("delta") for t in cols] for i in delta_rows]
+        plot_transfer(dvals, [labels[i] for i in delta_rows], cols, [in_dom[i] for i in delta_rows],
+                      out / files["delta_heatmap"], title="Δ accuracy vs original (points)", delta=True, demo=demo)
+    atomic_write(out / files["markdown"], "".join(md))
+    matrix["files"] = files
+    write_json_atomic(out / files["json"], matrix)
+    return matrix
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", nargs="+", help="results folders written by `augmath eval`")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--all-n", action="store_true", help="one row per data amount (default: the largest N per row)")
+    p.add_argument("--tasks", help="comma-separated columns (default: every benchmark found, in canonical order)")
+    p.add_argument("--no-deltas", action="store_true", help="skip the deltas against the `original` rows")
+
+
+def run(args: argparse.Namespace) -> int:
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    try:
+        matrix = write_transfer(args.results, args.out, all_n=args.all_n, tasks=tasks, deltas=not args.no_deltas)
+    except DataError as e:
+        print(f"augmath transfer: error: {e}", file=sys.stderr)
+        return 2
+    print(to_markdown(matrix), end="")
+    print(f"wrote {', '.join(str(Path(args.out) / f) for f in matrix['files'].values())}")
+    return 0

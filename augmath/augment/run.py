@@ -1,0 +1,312 @@
+"""`augmath augment`: make verified augmented data from GSM8K / MATH train seeds.
+
+    augmath augment --source gsm8k --strategies numbers,reverse --out runs/gsm8k-exact
+    augmath augment --source math --strategies complexity,rephrase --paths 4 --base-url URL --model NAME --out R
+
+Per seed, per strategy, per round: the strategy makes a query (exactly, or through an LLM whose output its
+parser checks); queries without a solution that is correct by construction get k sampled paths, verified
+against the known gold (RFT filter) or settled by majority vote (augmath.augment.verify); the rows are then
+deduplicated (augmath.decontam.dedup) and decontaminated against every evaluation set (augmath.decontam.run).
+All model calls go through the engine's durable log RUN_DIR/requests.jsonl, so running the same command
+again sends only what is missing, and item building is deterministic (seeded per seed id and round), so a
+rerun writes identical items. Without --base-url, the embedded SmolLM2 server is started for the run when
+a strategy needs a model. A bad model output never stops a run; it is a dropped row with its reason.
+Writes RUN_DIR/{run.json, requests.jsonl, items.jsonl, dropped.jsonl, report.json} (see docs/augment.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from augmath import __version__
+from augmath.augment.rows import Tally, dropped_row, item_row
+from augmath.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from augmath.augment.strategies import Query, Reject, get
+from augmath.augment.verify import SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", required=True, choices=["gsm8k", "math"], help="seed benchmark (its train split)")
+    p.add_argument("--strategies", default="numbers,reverse",
+                   help="comma list: numbers,fraction,combine,conditional,complexity,rephrase,reverse,selfverify,paths")
+    p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
+    p.add_argument("--limit", type=int, default=None, help="first N seeds only")
+    p.add_argument("--rounds", type=int, default=1, help="query rounds: one rewrite per strategy per seed each")
+    p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
+    p.add_argument("--min-agreement", type=float, default=0.5,
+                   help="majority votes below this agreement ratio are dropped (default 0.5)")
+    p.add_argument("--max-tokens", type=int, default=None,
+                   help="max new tokens per call (default 400 gsm8k, 1024 math)")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
+    p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
+    p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
+    p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
+    p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
+    p.add_argument("--skip-decontam", action="store_true",
+                   help="do not check against evaluation sets (not for release)")
+
+
+def config_of(args: argparse.Namespace) -> dict:
+    keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
+            "base_url", "model", "data_dir", "no_llm", "skip_decontam"]
+    return {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
+
+
+def _check_run_dir(out: Path, config: dict) -> None:
+    previous = out / "run.json"
+    if previous.exists():
+        import json
+
+        old = json.loads(previous.read_text(encoding="utf-8")).get("config", {})
+        if old.get("source") not in (None, config["source"]):
+            raise SystemExit(f"{out} holds a {old['source']} run; use another --out for {config['source']}")
+
+
+def _engine(args, stack: contextlib.ExitStack, out: Path):
+    from augmath.engine import Engine
+
+    if args.base_url:
+        return Engine(base_url=args.base_url, model=args.model, concurrency=args.concurrency,
+                      log_path=out / "requests.jsonl", timeout=args.timeout)
+    from augmath.engine import EmbeddedServer
+
+    server = EmbeddedServer()
+    print(f"augment: starting the embedded server ({server.model}) ...", file=sys.stderr)
+    server.start()
+    stack.callback(server.close)
+    return Engine(base_url=server.base_url, model=server.model, concurrency=args.concurrency,
+                  log_path=out / "requests.jsonl", max_n=server.parallel, timeout=args.timeout)
+
+
+def run(args: argparse.Namespace) -> int:
+    from augmath.engine import Request
+    from augmath.sources import load
+
+    started = time.time()
+    out = Path(args.out)
+    config = config_of(args)
+    _check_run_dir(out, config)
+    out.mkdir(parents=True, exist_ok=True)
+    strategies = get(args.strategies)
+    for s in strategies:
+        if not s.applies(args.source):
+            raise SystemExit(f"strategy {s.name} does not apply to {args.source}")
+    seeds = load(args.source, "train", args.data_dir, args.limit)
+    kind = "gsm8k" if args.source == "gsm8k" else "math"
+    max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
+    prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
+    write_json_atomic(out / "run.json", {"config": config, "seeds": len(seeds), "prompt_hashes": prompt_hashes,
+                                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    tally = Tally([s.name for s in strategies])
+    dropped: list[dict] = []
+
+    def drop(row: dict) -> None:
+        dropped.append(row)
+        tally.drop(row)
+
+    # 1. queries: exact ones now, LLM ones as requests
+    order = {(seed.id, s.name): (i, j) for i, seed in enumerate(seeds) for j, s in enumerate(strategies)}
+    queries: list[Query] = []
+    pending = []  # (strategy, seed, round, messages)
+    for seed in seeds:
+        for s in strategies:
+            for r in range(args.rounds if s.per_round else 1):
+                tally.seeds[s.name] += 1
+                try:
+                    q = s.exact(seed, r)
+                    if q is None:
+                        if args.no_llm:
+                            raise Reject("needs an LLM (--no-llm)")
+                        pending.append((s, seed, r, s.messages(seed, r)))
+                        continue
+                except Reject as e:
+                    drop(dropped_row("query", str(e), seed, s.name, r))
+                    continue
+                queries.append(q)
+                tally.queries[s.name] += 1
+    print(f"augment: {len(seeds)} seeds, {len(queries)} exact queries, {len(pending)} to generate",
+          file=sys.stderr)
+    needs_paths = [q for q in queries if not q.solution_trusted]
+    with contextlib.ExitStack() as stack:
+        engine, phases, failed = None, {}, 0
+        if pending or (needs_paths and args.paths > 0 and not args.no_llm):
+            engine = _engine(args, stack, out)
+        if pending:
+            params = [{"temperature": 0.7, "top_p": 0.95, "max_tokens": max_tokens, "seed": 1000 + r}
+                      for (_, _, r, _) in pending]
+            completions = engine.run([Request(m, 1, p, {"i": i}) for i, ((_, _, _, m), p) in
+                                      enumerate(zip(pending, params))])
+            phases["queries"] = engine.stats.summary()
+            failed += len(engine.failures)
+            by_index = {c.meta["i"]: c for c in completions}
+            for i, (s, seed, r, _) in enumerate(pending):
+                c = by_index.get(i)
+                if c is None:
+                    drop(dropped_row("query", "no usable completion (empty, cut off or failed)", seed, s.name, r))
+                    continue
+                try:
+                    q = s.parse(seed, c.text, r, c.model, params[i])
+                except Reject as e:
+                    drop(dropped_row("query", str(e), seed, s.name, r, detail=c.text[:2000], generator=c.model))
+                    continue
+                queries.append(q)
+                tally.queries[s.name] += 1
+        queries.sort(key=lambda q: (*order[(q.seed.id, q.strategy)], q.round))
+        sampled, path_params = _sample_paths(engine, [q for q in queries if not q.solution_trusted], args, kind,
+                                             max_tokens)
+        if sampled:
+            phases["paths"] = engine.stats.summary()
+            failed += len(engine.failures)
+        items = _verify(queries, sampled, path_params, args, kind, tally, drop)
+        usage = dict(engine.stats.usage_in_log) if engine else {}
+    items = _dedup_and_decontaminate(items, seeds, args, tally, drop)
+    tally.count_items(items)
+    write_jsonl_atomic(out / "items.jsonl", items)
+    write_jsonl_atomic(out / "dropped.jsonl", dropped)
+    report = {"source": args.source, "seeds": len(seeds), "items": len(items), "dropped": len(dropped),
+              "strategies": tally.report(), "tokens": usage, "engine": phases,
+              "failed_calls": failed,
+              "dedup": tally.stage_counts.get("dedup", {}),
+              "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
+              "elapsed_s": round(time.time() - started, 1)}
+    write_json_atomic(out / "report.json", report)
+    print(f"augment: {len(items)} items, {len(dropped)} dropped -> {out}", file=sys.stderr)
+    for name, counts in report["strategies"].items():
+        print(f"  {name}: {counts['queries_kept']}/{counts['seeds']} queries kept, {counts['items']} items",
+              file=sys.stderr)
+    if failed:
+        print(f"augment: {failed} samples failed after retries; run the same command again to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int) -> tuple[dict[int, list], dict]:
+    """(query index -> usable completions sorted by sample index, sampling params). Empty without a model."""
+    params = {"temperature": args.temperature, "top_p": 0.95, "max_tokens": max_tokens}
+    if not queries or engine is None or args.paths <= 0:
+        return {}, params
+    from augmath.engine import Request
+
+    requests = [Request(solver_messages(q.question, kind), args.paths, params, {"q": i}) for i, q in enumerate(queries)]
+    out: dict[int, list] = defaultdict(list)
+    for c in engine.run(requests):
+        out[c.meta["q"]].append(c)
+    return {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, params
+
+
+def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: str, tally: Tally, drop) -> list[dict]:
+    items: list[dict] = []
+    untrusted = [q for q in queries if not q.solution_trusted]
+    index_of = {id(q): i for i, q in enumerate(untrusted)}
+    for q in queries:
+        name = q.strategy
+        if q.solution_trusted:
+            items.append(item_row(q, q.solution, q.gold, 0, "exact", {}, 1.0))
+            continue
+        completions = sampled.get(index_of[id(q)], [])
+        if not completions:
+            if args.no_llm or args.paths <= 0:
+                why = "needs sampled paths (--no-llm)" if args.no_llm else "needs sampled paths (--paths 0)"
+                drop(dropped_row("paths", why, q.seed, name, q.round, q))
+            else:  # one row per lost path, as below, so sampled + not usable == queries x paths
+                for _ in range(args.paths):
+                    drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
+            continue
+        model = completions[0].model
+        # MATH evolution: the generator's own solution is one more voter (path 0); sampled paths follow.
+        texts = ([q.solution] if q.solution else []) + [c.text for c in completions]
+        makers = ([q.generator] if q.solution else []) + [model] * len(completions)
+        tally.paths_sampled[name] += len(completions)
+        lost = args.paths - len(completions)
+        for _ in range(lost):
+            drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
+        if q.gold is None:
+            vote = majority(texts, kind)
+            why = decide(vote, args.min_agreement, min_votes=min(2, len(texts)))
+            if why:
+                drop(dropped_row("paths", why, q.seed, name, q.round, q,
+                                 detail=f"votes {vote.clusters[:5]} of {vote.total}"))
+                continue
+            answer, agreement = vote.answer, vote.agreement
+            verdicts = filter_paths(texts, None, kind, agree_with=answer)
+        else:
+            answer = q.gold
+            verdicts = filter_paths(texts, answer, kind)
+            agreement = sum(v.reason != "wrong answer" and v.answer is not None for v in verdicts) / len(texts)
+        kept = 0
+        for v in verdicts:
+            if v.kept:
+                items.append(item_row(q, texts[v.index], answer, v.index, makers[v.index],
+                                      path_params if makers[v.index] == model else q.sampling, agreement))
+                kept += 1
+            else:
+                drop(dropped_row("paths", v.reason, q.seed, name, q.round, q, texts[v.index], v.index,
+                                 generator=makers[v.index]))
+        tally.paths_kept[name] += kept
+        tally.agreement[name].append(agreement)
+    return items
+
+
+def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop) -> list[dict]:
+    """Both work on queries, not rows: the k kept paths of one query share its question on purpose.
+    `paths` queries are the seeds themselves, so they are not compared with the seeds."""
+    from augmath.decontam import Decontaminator
+    from augmath.decontam import dedup_rows
+
+    groups: dict[tuple, list[dict]] = {}
+    for row in items:
+        groups.setdefault((row["seed_id"], row["strategy"], row["round"]), []).append(row)
+    heads = [rows[0] for rows in groups.values()]
+    removed: dict[tuple, tuple[str, str, str | None]] = {}  # query -> (stage, reason, detail)
+    _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
+    for d in dups:
+        removed[(d["seed_id"], d["strategy"], d["round"])] = (
+            "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
+    if not args.skip_decontam:
+        rest = [h for h in heads if (h["seed_id"], h["strategy"], h["round"]) not in removed]
+        if rest:
+            checker = Decontaminator.from_eval_sets(args.data_dir)
+            print(f"augment: {checker.describe()}", file=sys.stderr)
+            flags = checker.flag([h["question"] for h in rest])
+            tally.decontam = {**checker.summary(), "flagged_per_eval_set": Decontaminator.counts(flags)}
+            for h, flag in zip(rest, flags):
+                if flag is not None:
+                    removed[(h["seed_id"], h["strategy"], h["round"])] = (
+                        "decontam", f"{flag.stage} match: {flag.eval_set}", f"{flag.eval_id} score {flag.score}")
+    kept = []
+    for key, rows in groups.items():
+        if key not in removed:
+            kept.extend(rows)
+            continue
+        stage, reason, detail = removed[key]
+        counts = tally.stage_counts.setdefault(stage, {})
+        counts[reason] = counts.get(reason, 0) + 1  # queries removed (each with all its rows)
+        for row in rows:
+            _drop_item(row, stage, reason, drop, detail)
+    return kept
+
+
+def _drop_item(row: dict, stage: str, reason: str, drop, detail: str | None = None) -> None:
+    out = {k: row.get(k) for k in ("id", "seed_id", "source", "strategy", "round", "question", "response",
+                                   "generator", "prompt_hash", "path_index")}
+    drop({**out, "stage": stage, "reason": reason, "detail": detail})
+
+
+def read_items(run_dir: str | Path) -> list[dict]:
+    """The accepted rows of a run folder (for later stages and tests)."""
+    return list(read_jsonl(Path(run_dir) / "items.jsonl"))

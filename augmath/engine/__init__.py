@@ -1,0 +1,19 @@
+"""augmath.engine: sampling from any OpenAI-compatible endpoint, resumably, and the embedded server.
+
+    Engine(base_url, model, concurrency, log_path).run([Request(messages, n, params, meta)]) -> [Completion]
+    EmbeddedServer(): llama.cpp's llama-server on the packaged SmolLM2 GGUF (`augmath serve`)
+
+Inside: engine (the async loop), calls (one call with retries; error classes), requestlog (the durable,
+resumable request log), stats (usage, cost, progress), server (`augmath serve`), cli (`augmath generate`).
+"""
+
+from augmath._lazy import lazy_face
+
+__getattr__, __dir__, __all__ = lazy_face(__name__, {
+    "Engine": "engine", "Request": "engine", "Completion": "engine", "validate_request": "engine",
+    "RetryPolicy": "calls", "MalformedResponse": "calls", "call_with_retries": "calls", "classify": "calls",
+    "describe": "calls",
+    "RequestLog": "requestlog", "RequestLogError": "requestlog", "read_log": "requestlog", "now_iso": "requestlog",
+    "request_key": "requestlog", "sample_key": "requestlog",
+    "EmbeddedServer": "server", "ServerError": "server", "default_model_path": "server",
+})

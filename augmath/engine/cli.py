@@ -1,0 +1,99 @@
+"""`augmath generate IN.jsonl --out LOG.jsonl`: run the engine over a JSONL of requests, resumably.
+
+Each input line: {"messages": [...], "n": 1, "params": {...}, "meta": {...}} (n, params, meta optional;
+--params gives defaults that a row's own params override). The log is the engine's durable request log;
+running the same command again sends only what is missing. --results writes the usable completions as
+JSONL (key, request_key, index, text, finish_reason, meta) once the run is over. The JSON summary is
+printed on stdout. Exit status: 0 all done, 1 some samples failed (re-run to retry them), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from augmath.io import read_jsonl_numbered, write_jsonl_atomic
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="JSONL of requests: {messages, n?, params?, meta?} per line")
+    parser.add_argument("--out", required=True, help="the durable request log (JSONL; re-running resumes it)")
+    parser.add_argument("--results", default=None, help="also write the usable completions here (JSONL)")
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--api-key", default=None,
+                        help="API key (default: $OPENAI_API_KEY; prefer the variable, arguments show up in ps)")
+    parser.add_argument("--model", default=None, help="model name (default: the server's first model)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="start the embedded llama-server for this run (ignores --base-url)")
+    parser.add_argument("--concurrency", type=int, default=8, help="API calls in flight (default: 8)")
+    parser.add_argument("--params", default=None, help='default sampling params as JSON, e.g. \'{"temperature": 0.7}\'')
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per API call attempt")
+    parser.add_argument("--max-attempts", type=int, default=6, help="attempts per call before it is recorded failed")
+    parser.add_argument("--no-n", action="store_true", help="never ask for n>1 in one call")
+    parser.add_argument("--max-n", type=int, default=None,
+                        help="most samples asked in one call (default: all of a request's; --embedded: its slots)")
+    parser.add_argument("--prices", default=None,
+                        help='JSON file {model: {"input": USD per 1M tokens, "output": USD per 1M tokens}}')
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_requests(path: str | os.PathLike, default_params: dict | None = None):
+    from augmath.engine.engine import Request, validate_request
+
+    requests = []
+    for where, row in read_jsonl_numbered(path):
+        unknown = set(row) - {"messages", "n", "params", "meta"}
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: messages, n, params, meta")
+        params = {**(default_params or {}), **(row.get("params") or {})}
+        n, meta = row.get("n", 1), row.get("meta", {})
+        validate_request(row.get("messages"), n, params, meta, where)
+        requests.append(Request(messages=row["messages"], n=n, params=params, meta=meta))
+    return requests
+
+
+def write_results(path: str | os.PathLike, completions) -> None:
+    write_jsonl_atomic(path, ({"key": c.key, "request_key": c.request_key, "index": c.index, "text": c.text,
+                               "finish_reason": c.finish_reason, "model": c.model, "meta": c.meta}
+                              for c in completions))
+
+
+def run(args: argparse.Namespace) -> int:
+    from augmath.engine.engine import Engine
+    from augmath.engine.requestlog import RequestLogError
+
+    try:
+        default_params = json.loads(args.params) if args.params else None
+        if default_params is not None and not isinstance(default_params, dict):
+            raise ValueError("--params must be a JSON object")
+        requests = read_requests(args.input, default_params)
+        prices = json.loads(Path(args.prices).read_text()) if args.prices else None
+    except (OSError, ValueError) as exc:
+        print(f"augmath generate: {exc}", file=sys.stderr)
+        return 2
+
+    with contextlib.ExitStack() as stack:
+        base_url, model, max_n = args.base_url, args.model, args.max_n
+        if args.embedded:
+            from augmath.engine.server import EmbeddedServer
+
+            server = stack.enter_context(EmbeddedServer(parallel=max(1, min(args.concurrency, 16))))
+            base_url, model, max_n = server.base_url, model or server.model, max_n or server.parallel
+        try:
+            engine = Engine(base_url=base_url, api_key=args.api_key, model=model, concurrency=args.concurrency,
+                            log_path=args.out, timeout=args.timeout, max_attempts=args.max_attempts,
+                            use_n=not args.no_n, max_n=max_n, prices=prices, progress=not args.no_progress)
+            completions = engine.run(requests)
+        except (ValueError, RequestLogError) as exc:
+            print(f"augmath generate: {exc}", file=sys.stderr)
+            return 2
+    if args.results:
+        write_results(args.results, completions)
+    summary = engine.stats.summary(prices)
+    summary["samples_still_failed"] = len(engine.failures)
+    print(json.dumps(summary))
+    return 1 if engine.failures else 0

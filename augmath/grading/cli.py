@@ -1,0 +1,64 @@
+"""`augmath grade`: grade predictions from any harness against their golds.
+
+    augmath grade IN.jsonl --kind gsm8k|math [--out OUT.jsonl] [--workers N] [--timeout S]
+
+Rows need `gold` (string or number) and `prediction` (string, or null for "no output"); other fields pass
+through. Output rows are the input rows plus `extracted` and `correct`, in input order. A bad row stops the
+run naming FILE:LINE before anything is written; --out is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from augmath.grading.grader import DEFAULT_TIMEOUT, KINDS, grade_many
+from augmath.io import DataError, atomic_writer, read_jsonl_numbered
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="JSONL; each row has 'gold' and 'prediction' (other fields pass through)")
+    parser.add_argument("--kind", required=True, choices=KINDS, help="gsm8k: a number; math: a LaTeX answer")
+    parser.add_argument("--out", help="write rows + 'extracted' + 'correct' here (atomically); default stdout")
+    parser.add_argument("--workers", type=int, default=None, help="processes for symbolic checks (default: cores)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per item for symbolic checks (default 10)")
+
+
+def read_rows(path: str) -> list[dict]:
+    rows = []
+    try:
+        for where, row in read_jsonl_numbered(path):
+            for field in ("gold", "prediction"):
+                if field not in row:
+                    raise DataError(f"{where}: missing field '{field}'")
+            if isinstance(row["gold"], bool) or not isinstance(row["gold"], (str, int, float)):
+                raise DataError(f"{where}: field 'gold' should be a string or number, got {type(row['gold']).__name__}")
+            if row["prediction"] is not None and not isinstance(row["prediction"], str):
+                raise DataError(f"{where}: field 'prediction' should be a string or null, "
+                                f"got {type(row['prediction']).__name__}")
+            rows.append(row)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        rows = read_rows(args.input)
+    except DataError as e:
+        print(f"augmath grade: error: {e}", file=sys.stderr)
+        return 2
+    verdicts = grade_many([r["gold"] for r in rows], [r["prediction"] or "" for r in rows], args.kind,
+                          workers=args.workers, timeout=args.timeout)
+    lines = [json.dumps({**r, "extracted": v.extracted, "correct": v.correct}, ensure_ascii=False) + "\n"
+             for r, v in zip(rows, verdicts)]
+    if args.out:
+        with atomic_writer(args.out) as f:
+            f.writelines(lines)
+    else:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+    n_ok = sum(v.correct for v in verdicts)
+    print(f"augmath grade: {len(rows)} rows, {n_ok} correct ({n_ok / max(1, len(rows)):.4f})", file=sys.stderr)
+    return 0

@@ -1,0 +1,63 @@
+"""The one card renderer: dataset, model and results cards all come from the `*_card.md` templates beside this
+module (`cards/` in the repo, `augmath/cards/` when installed) through huggingface_hub.
+
+Templates are jinja files with `{{ card_data }}` as their YAML header (huggingface_hub's convention), so the
+metadata block is always produced by huggingface_hub's own CardData serialisers, never by hand.
+Secrets are scrubbed from every rendered card as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData, RepoCard
+from huggingface_hub.repocard_data import CardData
+
+# The templates ship as package data beside this module; AUGMATH_CARDS_DIR points at a folder of your own.
+CARDS_DIR = Path(os.environ.get("AUGMATH_CARDS_DIR") or Path(__file__).resolve().parent)
+_KINDS: dict[str, tuple[type[RepoCard], type[CardData]]] = {
+    "dataset": (DatasetCard, DatasetCardData),
+    "model": (ModelCard, ModelCardData),
+    "results": (DatasetCard, DatasetCardData),  # results repos are dataset repos on the Hub
+}
+SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
+
+
+def template_path(name: str) -> Path:
+    path = CARDS_DIR / (name if name.endswith(".md") else f"{name}.md")
+    if not path.exists():
+        raise FileNotFoundError(f"card template {path} not found (templates: {sorted(p.name for p in CARDS_DIR.glob('*.md'))})")
+    return path
+
+
+def scrub_secrets(text: str) -> str:
+    """Replace any secret value from the environment, and anything shaped like an HF/OpenAI token."""
+    for var in SECRET_ENV:
+        value = os.environ.get(var)
+        if value and len(value) >= 8:
+            text = text.replace(value, "***")
+    return re.sub(r"\b(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{20,})\b", "***", text)
+
+
+def render_card(kind: str, template_name: str, card_data: CardData | dict[str, Any] | None = None,
+                **variables: Any) -> RepoCard:
+    """Render the template `<template_name>.md` as a `kind` ("dataset" | "model" | "results") card."""
+    if kind not in _KINDS:
+        raise ValueError(f"unknown card kind {kind!r}; valid: {', '.join(_KINDS)}")
+    card_cls, data_cls = _KINDS[kind]
+    if card_data is None or isinstance(card_data, dict):
+        card_data = data_cls(**(card_data or {}))
+    card = card_cls.from_template(card_data, template_path=str(template_path(template_name)), **variables)
+    return card_cls(scrub_secrets(str(card)))
+
+
+def save_card(card: RepoCard, folder: str | os.PathLike) -> Path:
+    """Write README.md atomically into `folder`."""
+    from augmath.io import atomic_write
+
+    path = Path(folder) / "README.md"
+    atomic_write(path, str(card))
+    return path

@@ -1,0 +1,338 @@
+"""`augmath build`: augment run folders -> one Hub-ready dataset folder.
+
+    DATASET_DIR/README.md                                  card; its YAML `configs:` is what `load_dataset` reads
+    DATASET_DIR/manifest.json                              version, seed, configs, sha256/bytes/rows of every file
+    DATASET_DIR/data/<config>/train-00000-of-00001.parquet one file per config
+    DATASET_DIR/runs/<run>/{run,report}.json               provenance of each input run
+
+Configs: `<source>-<strategy>` (AugGSM8K per strategy), `<source>` (all its strategies), `<source>-original`
+(the untouched train seeds that were augmented) and `default` (every augmented row).
+
+Row order is the scaling order: every config is sorted by sha256(f"{seed}/{id}"), so its first N rows are the
+subset D_N and D_1 ⊂ D_2 ⊂ ... by construction; adding rows in a later version never reorders old ones.
+One pass reads the rows in that global order and streams each into its three configs' parquet writers, so
+memory holds a ~30-byte index entry per row plus one row group per config, never the rows themselves.
+The parquet files come from datasets' own ParquetWriter (what `push_to_hub` uses: content-defined chunking,
+page index) with fixed row groups and no timestamps, so equal inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+from datasets.arrow_writer import ParquetWriter
+
+from augmath.cards import SECRET_ENV, render_dataset_card, save_card
+from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, scan_runs, sort_key
+from augmath.io import DataError, read_json_object, sha256_file
+
+__all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
+
+FEATURES = datasets.Features({
+    "id": datasets.Value("string"), "seed_id": datasets.Value("string"),
+    "source": datasets.Value("string"), "strategy": datasets.Value("string"),
+    "question": datasets.Value("string"), "response": datasets.Value("string"), "answer": datasets.Value("string"),
+    "generator": datasets.Value("string"), "prompt_hash": datasets.Value("string"),
+    "sampling": datasets.Value("string"), "path_index": datasets.Value("int32"),
+    "verification": datasets.Value("string"), "verified": datasets.Value("bool"),
+    "agreement": datasets.Value("float64"),
+})
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+ROWS_PER_GROUP = 1000  # row groups of ~1-2 MB of text: small enough for the Hub viewer's random access
+DATA_FILE = "data/{config}/train-00000-of-00001.parquet"
+
+
+class BuildError(ValueError):
+    """Bad arguments or an output that cannot be written; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    """One dataset config: which rows it holds, where its parquet lives."""
+
+    name: str
+    kind: str  # "strategy" | "source" | "original" | "default"
+    sources: tuple[str, ...]
+    strategies: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        return DATA_FILE.format(config=self.name)
+
+    @property
+    def description(self) -> str:
+        src, strategies = " + ".join(self.sources), ", ".join(self.strategies)
+        return {"strategy": f"{src} seeds evolved by the '{strategies}' strategy",
+                "source": f"all {src} strategies ({strategies})",
+                "original": f"the untouched {src} train seeds that were augmented",
+                "default": f"every augmented row ({src})"}[self.kind]
+
+
+class ConfigWriter:
+    """Streams rows into one config's parquet file in fixed-size row groups."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.rows, self.nbytes, self._buffer = path, 0, 0, []
+        self._writer = ParquetWriter(features=FEATURES, path=str(path), writer_batch_size=ROWS_PER_GROUP)
+
+    def add(self, row: dict) -> None:
+        self._buffer.append(row)
+        if len(self._buffer) == ROWS_PER_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            table = pa.Table.from_pylist(self._buffer, schema=FEATURES.arrow_schema)
+            self._writer.write_table(table, writer_batch_size=ROWS_PER_GROUP)
+            self.rows, self.nbytes, self._buffer = self.rows + table.num_rows, self.nbytes + table.nbytes, []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.finalize()
+
+    def abort(self) -> None:
+        """Close the file without finishing it (the build failed; its temp folder is removed)."""
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - already failing; the original error is the one to report
+            pass
+
+
+def plan_configs(groups: list[tuple[str, str]]) -> list[ConfigSpec]:
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, strategy in sorted(groups):
+        by_source[source].append(strategy)
+    specs = [ConfigSpec(DEFAULT, "default", tuple(sorted(by_source)), tuple(sorted({s for _, s in groups})))]
+    for source, strategies in sorted(by_source.items()):
+        specs.append(ConfigSpec(source, "source", (source,), tuple(strategies)))
+        specs += [ConfigSpec(f"{source}-{s}", "strategy", (source,), (s,)) for s in strategies]
+        specs.append(ConfigSpec(f"{source}-{ORIGINAL}", "original", (source,), ()))
+    return specs
+
+
+def original_rows(source: str, seeds: dict[str, tuple[str, str]], seed: int, data_dir) -> list[dict]:
+    """The untouched train records behind the seed ids used by `source`, in the scaling order."""
+    from augmath import sources
+
+    if "train" not in sources.SPLITS.get(source, []):
+        where = next(w for (s, w) in seeds.values() if s == source)
+        raise DataError(f"{where}: source {source!r} has no train split to take the original seeds from "
+                        f"(sources with one: {', '.join(n for n, sp in sources.SPLITS.items() if 'train' in sp)})")
+    records = {r.id: r for r in sources.load(source, "train", data_dir=data_dir)}
+    wanted = [sid for sid, (s, _) in seeds.items() if s == source]
+    rows = []
+    for sid in sorted(wanted, key=lambda i: sort_key(seed, i)):
+        if sid not in records:
+            raise DataError(f"{seeds[sid][1]}: seed_id {sid!r} is not a {source} train record "
+                            f"(loaded {len(records)} from {data_dir or os.environ.get('AUGMATH_DATA_DIR') or 'the Hub'})")
+        r = records[sid]
+        rows.append({"id": r.id, "seed_id": r.id, "source": source, "strategy": ORIGINAL, "question": r.question,
+                     "response": r.solution, "answer": r.answer, "generator": None, "prompt_hash": None,
+                     "sampling": None, "path_index": 0, "verification": "gold", "verified": True, "agreement": None})
+    return rows
+
+
+def _write_rows(tmp: Path, runs: list[RunInput], index: ItemIndex, specs: list[ConfigSpec], seed: int,
+                seeds: dict, data_dir) -> dict[str, ConfigWriter]:
+    writers = {s.name: ConfigWriter(tmp / s.path) for s in specs if s.kind != "original"}
+    try:
+        _stream_rows(runs, index, writers)
+        for spec in specs:
+            if spec.kind == "original":
+                writer = writers[spec.name] = ConfigWriter(tmp / spec.path)
+                for row in original_rows(spec.sources[0], seeds, seed, data_dir):
+                    writer.add(row)
+        for writer in writers.values():
+            writer.close()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    return writers
+
+
+def _stream_rows(runs: list[RunInput], index: ItemIndex, writers: dict[str, ConfigWriter]) -> None:
+    """Every augmented row once, in the global scaling order, into its three configs."""
+    files = [open(r.path / "items.jsonl", "rb") for r in runs]
+    try:
+        previous, previous_i = None, -1
+        for i in index.order():
+            key = (index.k1[i], index.k2[i])
+            f = files[index.file[i]]
+            f.seek(index.offset[i])
+            row = json.loads(f.read(index.length[i]))
+            if key == previous:
+                raise DataError(f"duplicate id {row['id']!r} at {_where(runs, index, previous_i)} and "
+                                f"{_where(runs, index, i)}; ids must be unique across all run folders")
+            previous, previous_i = key, i
+            out = {name: row.get(name) for name in FEATURES}
+            source, strategy = index.groups[index.group[i]]
+            for name in (DEFAULT, source, f"{source}-{strategy}"):
+                writers[name].add(out)
+    finally:
+        for f in files:
+            f.close()
+
+
+def _where(runs: list[RunInput], index: ItemIndex, i: int) -> str:
+    """file:line of index entry i (only for error messages, so counting newlines is fine)."""
+    items = runs[index.file[i]].path / "items.jsonl"
+    with open(items, "rb") as f:
+        line = f.read(index.offset[i]).count(b"\n") + 1
+    return f"{items}:{line}"
+
+
+def _check_replace(out: Path, manifest: dict) -> None:
+    """Refuse to clobber a non-dataset folder, or to rewrite an existing version with different content."""
+    if not out.exists():
+        return
+    old_path = out / "manifest.json"
+    if not old_path.is_file():
+        if not out.is_dir() or any(out.iterdir()):
+            raise BuildError(f"{out} exists and is not an augmath dataset folder (no manifest.json); "
+                             "refusing to replace it")
+        return
+    old = read_json_object(old_path)
+    if old.get("version") == manifest["version"] and old.get("files") != manifest["files"]:
+        changed = sorted(set(old.get("files", {})) ^ set(manifest["files"]) | {
+            p for p in manifest["files"] if old.get("files", {}).get(p) not in (None, manifest["files"][p])})
+        raise BuildError(f"version {manifest['version']} already exists in {out} with different content "
+                         f"({len(changed)} files differ, e.g. {changed[0]}); pass a new --version")
+
+
+def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str = "augmath",
+          version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None) -> dict:
+    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing."""
+    if not VERSION_RE.match(version):
+        raise BuildError(f"--version {version!r} is not X.Y.Z (e.g. 1.0.0)")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
+        raise BuildError(f"--name {name!r} is not a valid Hub repository name")
+    if not run_dirs:
+        raise BuildError("no run folders given")
+    out = Path(out).resolve()
+    runs, index, stats, seeds = scan_runs(run_dirs, seed)
+    specs = plan_configs(index.groups)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir)
+        for run in runs:
+            copy_provenance(run, tmp / "runs" / run.name)
+        rows = {s.name: writers[s.name].rows for s in specs}
+        nbytes = {s.name: writers[s.name].nbytes for s in specs}
+        card = render_dataset_card(name=name, version=version, seed=seed, specs=specs, rows=rows, nbytes=nbytes,
+                                   sizes={s.name: subset_sizes(rows[s.name]) for s in specs},
+                                   features=FEATURES, runs=runs, stats=stats)
+        save_card(card, tmp)
+        files = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
+        row_of_file = {s.path: rows[s.name] for s in specs}
+        manifest = {
+            "kind": "dataset", "name": name, "version": version, "seed": seed,
+            "order": "each config sorted by sha256(f'{seed}/{id}'); its first N rows are the subset D_N",
+            "built_with": {"augmath": _augmath_version(), "datasets": datasets.__version__, "pyarrow": pa.__version__},
+            "configs": {s.name: {"kind": s.kind, "file": s.path, "rows": rows[s.name], "sources": list(s.sources),
+                                 "strategies": list(s.strategies)} for s in specs},
+            "inputs": [{"run": r.name, "items_sha256": r.items_sha256, "rows": r.rows} for r in runs],
+            "files": {rel: {"sha256": sha256_file(p), "bytes": p.stat().st_size, "rows": row_of_file.get(rel)}
+                      for rel, p in files.items()},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        refuse_secrets(tmp)
+        _check_replace(out, manifest)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old / out.name, out)  # put the previous version back
+                raise
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+        return manifest
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def copy_provenance(run: RunInput, dest: Path) -> None:
+    """Copy the run's config and report byte for byte (they say how every row was made)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("run.json", "report.json"):
+        shutil.copyfile(run.path / name, dest / name)
+
+
+def refuse_secrets(folder: Path) -> None:
+    """Last line of defence: no text file of the dataset folder may contain a secret from the environment."""
+    secrets = {var: os.environ[var] for var in SECRET_ENV if len(os.environ.get(var, "")) >= 8}
+    if not secrets:
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in (".json", ".md", ".jsonl", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for var, value in secrets.items():
+                if value in text:
+                    raise BuildError(f"{path.relative_to(folder)} contains the value of ${var}; refusing to write "
+                                     "a dataset folder that would publish a secret (fix the input run folder)")
+
+
+def _augmath_version() -> str:
+    from augmath import __version__
+
+    return __version__
+
+
+def subset_sizes(total: int, first: int = 1000, factor: int = 2) -> list[int]:
+    """The doubling data amounts of a scaling study: first, first*factor, ... and finally `total`."""
+    sizes, n = [], first
+    while n < total:
+        sizes.append(n)
+        n *= factor
+    return sizes + [total]
+
+
+def take_subset(dataset: str | os.PathLike, config: str, n: int, *, split: str = "train",
+                revision: str | None = None) -> datasets.Dataset:
+    """D_n: the first n rows of `config` (a local dataset folder or a Hub id); D_n ⊂ D_m for n < m."""
+    ds = datasets.load_dataset(str(dataset), config, split=split, revision=revision)
+    if not 0 < n <= len(ds):
+        raise ValueError(f"n={n} is out of range for {dataset} config {config!r} ({len(ds)} rows)")
+    return ds.select(range(n))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders written by `augmath augment`")
+    p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically)")
+    p.add_argument("--name", default="augmath", help="dataset name used in the card (default: augmath)")
+    p.add_argument("--version", default="1.0.0", help="dataset version X.Y.Z, in card + manifest (default 1.0.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
+    p.add_argument("--data-dir", default=None,
+                   help="benchmark folder for the original seeds (default $AUGMATH_DATA_DIR, else the Hub)")
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    try:
+        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir)
+    except (BuildError, DataError, FileNotFoundError) as e:
+        print(f"augmath build: error: {e}", file=sys.stderr)
+        return 2
+    for config, info in manifest["configs"].items():
+        print(f"{config:<28} {info['rows']:>9,} rows  {info['file']}")
+    print(f"wrote {args.out} (version {manifest['version']}, seed {manifest['seed']}) "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0

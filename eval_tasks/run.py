@@ -1,0 +1,391 @@
+"""`augmath eval`: score a model on augmath's lighteval tasks and write a results folder.
+
+    augmath eval --model outputs/models/run1 --tasks gsm8k,math500,svamp --out outputs/results/run1
+    augmath eval --model embedded --tasks gsm8k --max-samples 50 --out /tmp/r          # SmolLM2, converted once
+    augmath eval --backend endpoint --base-url http://127.0.0.1:8080/v1 --tasks gsm8k --out /tmp/r
+
+Backends: `accelerate` (lighteval's transformers backend, `lighteval accelerate`), `vllm` (`lighteval vllm`;
+needs vllm installed) and `endpoint` (any OpenAI-compatible server, e.g. `augmath serve`, vLLM, OpenAI: lighteval's
+`custom` backend running augmath.eval_tasks.endpoint_model). lighteval runs in a child process with
+`--custom-tasks augmath.eval_tasks`; the run's settings (tasks and their prepared data, template, generation size,
+endpoint) reach it through one file, OUT/lighteval/settings.json (augmath.eval_tasks.settings). Its raw output
+stays in OUT/lighteval/, and OUT/results.json + OUT/details/<task>.jsonl are written from it (results.py).
+
+lighteval 0.13's offline traps, handled here (../shared/notes/stack.md):
+- importing its tiny_benchmarks task downloads tinyBenchmarks.pkl with no timeout -> an empty stand-in is
+  placed in the installed package when missing;
+- its answer cache lives at <cache_dir>/<model_name>/<hash of the settings>; with an absolute model path that is
+  inside the model folder and ignores the weights, so a retrained checkpoint at the same path would be scored
+  with the old answers. We point lighteval at a folder of symlinks named after a hash of the weights
+  (cache/lighteval/<name>-<weights sha256>/model): new weights -> new folder -> no stale answers, and nothing is
+  written into the model folder. Hub ids get a throwaway cache; `--no-cache` always does.
+Bad input (unknown task, missing model, unreachable endpoint) fails before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from augmath.benchmarks import BENCHMARKS
+from augmath.eval_tasks import data as eval_data
+from augmath.eval_tasks import settings as eval_settings
+from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
+from augmath.io import sha256_file
+
+BACKENDS = ("accelerate", "vllm", "endpoint")
+TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
+ENDPOINT_MODEL = "augmath.eval_tasks.endpoint_model"  # lighteval custom takes this module's file
+REQUESTS_LOG = "requests.jsonl"  # OUT/requests.jsonl: the endpoint backend's durable log (augmath.engine.requestlog)
+# Files that decide what a checkpoint computes: weights, config, tokenizer, generation defaults.
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json", ".model", ".txt", ".jinja")
+
+
+class EvalError(RuntimeError):
+    """Bad input or a failed evaluation, with a message meant for the user."""
+
+
+# ------------------------------------------------------------------------------------------- inputs
+
+def parse_tasks(spec: str) -> list[str]:
+    names = [t.strip() for t in spec.split(",") if t.strip()]
+    if not names:
+        raise EvalError(f"--tasks is empty; valid tasks: {', '.join(BENCHMARKS)}")
+    unknown = [t for t in names if t not in BENCHMARKS]
+    if unknown:
+        raise EvalError(f"unknown task(s) {', '.join(map(repr, unknown))}; valid tasks: {', '.join(BENCHMARKS)}")
+    return list(dict.fromkeys(names))
+
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_local_model(model: str) -> tuple[str, bool]:
+    """-> (model path or Hub id, is_local). A missing folder fails here, before lighteval loads anything."""
+    if model == "embedded" or model.endswith(".gguf"):
+        from augmath.models import resolve_model
+
+        if model.endswith(".gguf") and not Path(model).is_file():
+            raise EvalError(f"--model {model}: no such GGUF file")
+        return resolve_model(model), True
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise EvalError(f"--model {model}: not a model folder (no config.json)")
+        return str(path.resolve()), True
+    if not HUB_ID.match(model):
+        raise EvalError(f"--model {model}: no such model folder")
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return model, False
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise EvalError(f"--model {model}: no such model folder, and no cached Hub model of that id (offline)")
+    from huggingface_hub import model_info
+
+    try:
+        model_info(model, timeout=15)
+    except Exception as e:  # not found, gated, or no network: all mean lighteval could not load it either
+        raise EvalError(f"--model {model}: no such model folder, and the Hub has no such model "
+                        f"({type(e).__name__})") from None
+    return model, False
+
+
+def endpoint_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> list[str]:
+    """GET {base_url}/models: the served model ids. EvalError when the server cannot be reached."""
+    req = urllib.request.Request(base_url.rstrip("/") + "/models")
+    if api_key:
+        req.add_header("Authorization", f"Bearer {api_key}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = json.loads(resp.read().decode() or "{}")
+    except urllib.error.HTTPError as e:
+        raise EvalError(f"endpoint {base_url} answered HTTP {e.code} to GET /models"
+                        + (" (check OPENAI_API_KEY)" if e.code in (401, 403) else "")) from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise EvalError(f"endpoint {base_url} is unreachable ({reason}); start one with `augmath serve` "
+                        "or pass --base-url") from None
+    return [m.get("id") for m in body.get("data", []) if isinstance(m, dict) and m.get("id")]
+
+
+# --------------------------------------------------------------------------------------- cache trap
+
+def weights_sha256(folder: str | os.PathLike) -> str:
+    """sha256 over the names and contents of the files that decide the model's outputs."""
+    root = Path(folder)
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
+        rel = path.relative_to(root)
+        if rel.parts[0].startswith(".") or rel.name == "augmath_train.json":
+            continue
+        h.update(str(rel).encode() + b"\0")
+        sha256_file(path, hasher=h)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("AUGMATH_CACHE") or Path.home() / ".cache" / "augmath") / "lighteval"
+
+
+def model_view(model_dir: str, root: Path, digest: str) -> Path:
+    """A folder of symlinks to the model's top-level files, named after the weights' hash (see module doc)."""
+    view = root / f"{Path(model_dir).name}-{digest[:16]}" / "model"
+    view.mkdir(parents=True, exist_ok=True)
+    entries = {entry.name: entry.resolve() for entry in Path(model_dir).iterdir()}
+    for link in view.iterdir():
+        # Same weights can live in another folder (a deleted earlier run, or a 0-lr step that left the base
+        # model unchanged): links left from that folder may dangle, so they always follow this model.
+        if link.is_symlink() and link.name not in entries:
+            link.unlink()
+    for name, target in entries.items():
+        link = view / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if link.exists() and not link.is_symlink():
+            continue  # lighteval's own files (its answer cache lives beside the links)
+        tmp = view / f".{name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    return view
+
+
+def ensure_tiny_benchmarks_stub() -> None:
+    """Place the empty tinyBenchmarks.pkl that stops lighteval's import-time download (offline trap 3)."""
+    spec = importlib.util.find_spec("lighteval")
+    if spec is None or not spec.submodule_search_locations:
+        raise EvalError("lighteval is not installed (pip install lighteval==0.13.0)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "tasks" / "tasks" / "tinyBenchmarks.pkl"
+    if not path.exists():
+        try:
+            path.touch()
+        except OSError as e:
+            print(f"augmath eval: warning: cannot create {path} ({e}); lighteval may try to download it",
+                  file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+def task_string(names: list[str], fewshot: int, k: int) -> str:
+    at = f"@k={k}" if k > 1 else ""
+    return ",".join(f"{BENCHMARKS[n].task}{at}|{fewshot}" for n in names)
+
+
+def generation_parameters(args) -> dict:
+    params = {"temperature": args.temperature if args.temperature is not None else (0.7 if args.maj_k > 1 else 0.0)}
+    if args.top_p is not None:
+        params["top_p"] = args.top_p
+    if args.seed is not None:
+        params["seed"] = args.seed
+    return params
+
+
+def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> None:
+    """Run lighteval, teeing its output to log_path (and stderr unless quiet); EvalError on failure.
+
+    The log is line-buffered: a run that is killed (a time limit, Ctrl-C) leaves every line lighteval printed,
+    and `tail -f` shows progress as it happens."""
+    with open(log_path, "w", encoding="utf-8", buffering=1) as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", cwd=log_path.parent)
+        for line in proc.stdout:
+            log.write(line)
+            if not quiet:
+                sys.stderr.write(line)
+        code = proc.wait()
+    if code != 0:
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:])
+        raise EvalError(f"lighteval exited with status {code} (full log: {log_path}):\n{tail}")
+
+
+def evaluate(args) -> dict:
+    names = parse_tasks(args.tasks)
+    if args.backend not in BACKENDS:
+        raise EvalError(f"unknown backend {args.backend!r}; valid: {', '.join(BACKENDS)}")
+    if args.resume and args.backend != "endpoint":
+        raise EvalError(f"--resume is for --backend endpoint (its request log); --backend {args.backend} "
+                        "reuses answers through lighteval's own cache (keyed on the weights' hash)")
+    if args.maj_k < 1 or args.fewshot < 0 or (args.max_samples is not None and args.max_samples < 1):
+        raise EvalError("--maj-k must be >= 1, --fewshot >= 0, --max-samples >= 1")
+    params = generation_parameters(args)
+    if args.maj_k > 1 and params["temperature"] == 0:
+        raise EvalError("--maj-k > 1 needs sampling: pass --temperature > 0")
+    header: dict = {"backend": args.backend}
+    api_key = os.environ.get("OPENAI_API_KEY") or None
+    if args.backend == "endpoint":
+        base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url:
+            raise EvalError("--backend endpoint needs --base-url URL (or OPENAI_BASE_URL), e.g. from `augmath serve`")
+        served = endpoint_models(base_url, api_key)
+        model = args.model or (served[0] if served else None)
+        if not model:
+            raise EvalError(f"endpoint {base_url} lists no models; pass --model NAME")
+        header.update(model=model, base_url=base_url)
+    else:
+        if not args.model:
+            raise EvalError(f"--backend {args.backend} needs --model PATH_OR_HUB_ID")
+        model, is_local = resolve_local_model(args.model)
+        if args.backend == "vllm":
+            if importlib.util.find_spec("vllm") is None:
+                raise EvalError("--backend vllm needs vllm installed (pip install vllm); or use accelerate/endpoint")
+        # `embedded` / a .gguf were converted to a folder: name the run after it (it says which model it is)
+        header.update(model=model if args.model == "embedded" or args.model.endswith(".gguf") else args.model,
+                      model_path=model)
+    out = Path(args.out).resolve()  # lighteval runs in OUT/lighteval: every path it is given is absolute
+    work = out / "lighteval"
+    shutil.rmtree(work, ignore_errors=True)  # only this run's output may be collected
+    work.mkdir(parents=True, exist_ok=True)
+
+    folders = {n: str(eval_data.prepare(n, data_dir=args.data_dir)) for n in names}
+    ensure_tiny_benchmarks_stub()
+    child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens}
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
+    env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
+    common = [task_string(names, args.fewshot, args.maj_k), "--custom-tasks", TASKS_MODULE,
+              "--output-dir", str(work), "--save-details"]
+    if args.max_samples:
+        common += ["--max-samples", str(args.max_samples)]
+    throwaway = None
+    settings = {"template": args.template, "fewshot": args.fewshot, "max_samples": args.max_samples,
+                "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens, "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
+    if args.backend == "endpoint":
+        # The durable request log sits outside the wiped lighteval/ folder: --resume reuses its finished answers
+        # (same model name, prompt and sampling settings); without --resume every run starts a fresh one.
+        requests_log = out / REQUESTS_LOG
+        if not args.resume:
+            requests_log.unlink(missing_ok=True)
+        settings["resume"] = bool(args.resume)
+        child_settings["endpoint"] = {
+            "base_url": base_url, "model": model, "template": args.template, "params": params,
+            "concurrency": args.concurrency, "timeout": args.request_timeout,
+            "log_path": str(requests_log),
+        }  # the API key stays in OPENAI_API_KEY: never in a file or on a command line
+        model_file = importlib.util.find_spec(ENDPOINT_MODEL).origin  # lighteval custom loads a file by path
+        cmd = [sys.executable, "-m", "lighteval", "custom", model, model_file] + common
+    else:
+        if is_local and not args.no_cache:
+            digest = weights_sha256(model)
+            lighteval_model = str(model_view(model, cache_root(), digest))
+            settings["weights_sha256"] = digest
+        elif is_local:
+            throwaway = Path(tempfile.mkdtemp(prefix="augmath-eval-nocache-"))
+            lighteval_model = str(model_view(model, throwaway, "nocache"))
+        else:
+            lighteval_model = model
+            throwaway = Path(tempfile.mkdtemp(prefix="augmath-eval-nocache-"))
+        model_parameters = model_config(args, lighteval_model, params, throwaway)
+        import yaml
+
+        (work / "model.yaml").write_text(yaml.safe_dump({"model_parameters": model_parameters}), encoding="utf-8")
+        cmd = [sys.executable, "-m", "lighteval", args.backend, str(work / "model.yaml")] + common
+    settings["command"] = cmd[2:]
+    eval_settings.write(work / "settings.json", **child_settings)
+    try:
+        run_lighteval(cmd, env, work / "lighteval.log", args.quiet)
+    finally:
+        if throwaway is not None:
+            shutil.rmtree(throwaway, ignore_errors=True)
+    header.update(
+        provenance=read_provenance(model) if args.backend != "endpoint" else {},
+        settings=settings, tasks_module=TASKS_MODULE,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return write_results_folder(out, work, names, args.maj_k, header)
+
+
+def model_config(args, model_name: str, params: dict, cache_dir: Path | None) -> dict:
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg: dict = {"model_name": model_name, "generation_parameters": params,
+                 # alpaca: plain text, the prompt the model was trained on; chat: the tokenizer's chat template
+                 "override_chat_template": args.template == "chat"}
+    if args.backend == "accelerate":
+        cfg.update(device=device, batch_size=args.batch_size,
+                   dtype=args.dtype or ("float32" if device == "cpu" else "bfloat16"))
+    elif args.dtype:
+        cfg["dtype"] = args.dtype
+    if cache_dir is not None:
+        cfg["cache_dir"] = str(cache_dir)
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------- the CLI
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model folder, Hub id, a .gguf, or 'embedded' (SmolLM2-135M-Instruct); "
+                                   "for --backend endpoint the served model name (default: the server's first)")
+    p.add_argument("--tasks", required=True, help=f"comma-separated, from: {', '.join(BENCHMARKS)}")
+    p.add_argument("--out", required=True, help="results folder to write (results.json, details/)")
+    p.add_argument("--backend", default="accelerate", choices=BACKENDS)
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for --backend endpoint "
+                                                    "(default $OPENAI_BASE_URL; 'embedded' starts augmath's own "
+                                                    "server for the run); the key comes from $OPENAI_API_KEY")
+    p.add_argument("--max-samples", type=int, default=None, help="evaluate a fixed random subset of N per task")
+    p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
+                                                    "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
+    p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
+    p.add_argument("--template", default="alpaca", choices=("alpaca", "chat"), help="prompt template (default alpaca)")
+    p.add_argument("--maj-k", type=int, default=1, help="also report maj@k over k sampled generations")
+    p.add_argument("--temperature", type=float, default=None, help="default 0 (greedy); 0.7 with --maj-k > 1")
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-new-tokens", type=int, default=None, help="override the tasks' generation sizes")
+    p.add_argument("--batch-size", type=int, default=8, help="accelerate backend batch size")
+    p.add_argument("--device", default="auto", help="accelerate backend device: auto, cpu, cuda")
+    p.add_argument("--dtype", default=None, help="default float32 on CPU, bfloat16 on GPU")
+    p.add_argument("--concurrency", type=int, default=8, help="endpoint backend: requests in flight")
+    p.add_argument("--request-timeout", type=float, default=600.0, help="endpoint backend: seconds per request")
+    p.add_argument("--no-cache", action="store_true", help="never reuse lighteval's cached answers")
+    p.add_argument("--resume", action="store_true",
+                   help="endpoint backend: reuse the answers a cut-off earlier run into the same --out logged in "
+                        "OUT/requests.jsonl (same model name, prompts and settings); only the rest are requested")
+    p.add_argument("--quiet", action="store_true", help="keep lighteval's output in OUT/lighteval/lighteval.log only")
+
+
+def evaluate_with_embedded_server(args) -> dict:
+    """--base-url embedded: serve the model (the default SmolLM2 GGUF, or --model FILE.gguf) for this run only."""
+    from augmath.engine import EmbeddedServer, ServerError
+
+    gguf = args.model if args.model and args.model.endswith(".gguf") else None
+    if args.model and not gguf:
+        raise EvalError("--base-url embedded serves a GGUF: pass --model FILE.gguf or no --model (SmolLM2)")
+    parse_tasks(args.tasks)  # bad input fails before the server starts
+    try:
+        with EmbeddedServer(model_path=gguf, parallel=args.concurrency) as server:
+            return evaluate(argparse.Namespace(**{**vars(args), "base_url": server.base_url, "model": server.model}))
+    except ServerError as e:
+        raise EvalError(f"embedded server: {e}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.backend == "endpoint" and args.base_url == "embedded":
+            results = evaluate_with_embedded_server(args)
+        else:
+            results = evaluate(args)
+    except (EvalError, EvalOutputError, ValueError, FileNotFoundError) as e:
+        print(f"augmath eval: error: {e}", file=sys.stderr)
+        return 2
+    for name, t in results["tasks"].items():
+        maj = f"  maj@{t['k']} {t['maj@k']:.4f}" if "k" in t else ""
+        print(f"{name:8s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}){maj}")
+    print(f"results: {Path(args.out) / 'results.json'}")
+    return 0

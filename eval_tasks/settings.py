@@ -1,0 +1,57 @@
+"""The one file through which `augmath eval` hands its settings to the lighteval process it starts.
+
+`augmath eval` writes OUT/lighteval/settings.json and sets $AUGMATH_EVAL_SETTINGS to its path; the task
+modules and the endpoint model read it. Every field is optional:
+
+    tasks           {benchmark: prepared data folder}   the tasks augmath.eval_tasks.TASKS_TABLE builds, on that
+                                                        data (default: every benchmark, prepared on import)
+    template        "alpaca" | "chat"                   the prompt template (default alpaca, as trained)
+    max_new_tokens  int                                 overrides every task's generation size
+    endpoint        {base_url, model, template, params, concurrency, timeout, log_path}
+                                                        the endpoint backend's settings (no API key: that stays
+                                                        in $OPENAI_API_KEY, never in a file)
+
+Without the variable (lighteval run by hand with `--custom-tasks augmath.eval_tasks`) the defaults apply.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from augmath.io import read_json_object, write_json_atomic
+
+SETTINGS_ENV = "AUGMATH_EVAL_SETTINGS"
+FIELDS = ("tasks", "template", "max_new_tokens", "endpoint")
+
+
+@lru_cache(maxsize=8)
+def _read(path: str, stamp: tuple[int, int, int]) -> dict[str, Any]:
+    settings = read_json_object(path)
+    unknown = sorted(set(settings) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {unknown}; valid: {', '.join(FIELDS)}")
+    return settings
+
+
+def current() -> dict[str, Any]:
+    """The settings file named by $AUGMATH_EVAL_SETTINGS ({} when unset). Re-read only when the file changes."""
+    path = os.environ.get(SETTINGS_ENV)
+    if not path:
+        return {}
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise FileNotFoundError(f"${SETTINGS_ENV}={path}: cannot read ({e.strerror})") from None
+    # An atomic rewrite is a new inode, so a changed file never hits the cache even within one mtime tick.
+    return _read(path, (st.st_ino, st.st_mtime_ns, st.st_size))
+
+
+def write(path: str | os.PathLike, **settings: Any) -> Path:
+    unknown = sorted(set(settings) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}; valid: {', '.join(FIELDS)}")
+    write_json_atomic(path, {k: v for k, v in settings.items() if v is not None})
+    return Path(path)

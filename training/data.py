@@ -1,0 +1,206 @@
+"""Training data for augmath.training.sft: dataset rows -> token ids with labels on the response only.
+
+    rows, provenance = load_rows(cfg)                   # D_N of one config, or a weighted mixture of configs
+    examples, stats = tokenize_rows(rows, tokenizer, template="alpaca", max_length=512, overlong="truncate")
+
+A dataset is a folder written by `augmath build` (parquet per config + README YAML `configs:`) or a Hub id with
+the same layout. Rows need `question` and `response`. D_N is the first N rows of a config in its stored (seeded)
+order, so D_N is a subset of D_M for N < M: the nested subsets of the scaling study.
+
+An example is prompt + response + eos. The prompt is `augmath.prompts.format_prompt` (the same string evaluation
+sends), tokenized on its own, so the token boundary the model learns is the boundary it sees at test time; its
+labels are -100 (no loss). Over-long examples lose the end of their response ("truncate") or are dropped
+("drop"); examples whose prompt alone fills max_length are always dropped. Both are counted in `stats`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augmath.prompts import format_prompt
+
+IGNORE_INDEX = -100
+
+
+class DatasetError(ValueError):
+    """The recipe's dataset cannot be used: unknown config/split, missing columns, empty, too few rows."""
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    labels: list[int]  # IGNORE_INDEX on prompt tokens
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class TokenStats:
+    rows: int = 0
+    kept: int = 0
+    truncated: int = 0
+    dropped_overlong: int = 0
+    dropped_prompt_too_long: int = 0
+    tokens: int = 0  # input tokens of the kept examples (one epoch)
+    response_tokens: int = 0  # tokens that carry loss (one epoch)
+    lengths: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def dataset_configs(dataset: str, revision: str | None = None) -> list[str]:
+    import datasets
+
+    try:
+        return list(datasets.get_dataset_config_names(dataset, revision=revision))
+    except FileNotFoundError:
+        raise DatasetError(f"dataset {dataset!r} not found (neither a local folder nor a reachable Hub id)") from None
+    except Exception as e:  # offline Hub id, unreadable README, ...
+        raise DatasetError(f"cannot list the configs of dataset {dataset!r}: {type(e).__name__}: {e}") from None
+
+
+def local_cache_dir(dataset: str) -> str | None:
+    """A datasets cache folder keyed by the local folder's files (path, size, mtime), or None for Hub ids.
+
+    Why: datasets 5.2 keys its Arrow cache of a local parquet folder by the folder's NAME and config only, not by
+    the files' path, size or time; a rebuilt `outputs/dataset` (or any other folder with the same name) would
+    silently load the OLD rows from the cache. Same files -> same key -> the cache is still shared."""
+    import datasets
+
+    root = Path(dataset)
+    if not root.is_dir():
+        return None
+    h = hashlib.sha256(str(root.resolve()).encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts):
+        st = path.stat()
+        h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "augmath-local" / h.hexdigest()[:20])
+
+
+def _load_config(dataset: str, config: str | None, split: str, revision: str | None, valid: list[str]):
+    import datasets
+
+    if config is not None and config not in valid:
+        raise DatasetError(f"dataset {dataset!r} has no config {config!r}; valid configs: {', '.join(valid)}")
+    try:
+        ds = datasets.load_dataset(dataset, config, split=split, revision=revision,
+                                   cache_dir=local_cache_dir(dataset))
+    except datasets.exceptions.DatasetGenerationError as e:
+        cause = f"{type(e.__cause__).__name__}: {e.__cause__}" if e.__cause__ else str(e)
+        if "BatchSize must be greater than 0" in cause:  # pyarrow's error for a parquet file with zero rows
+            raise DatasetError(f"dataset {dataset!r} config {config!r} split {split!r} has no rows") from None
+        raise DatasetError(f"dataset {dataset!r} config {config!r} could not be read: {cause}") from None
+    except ValueError as e:  # unknown split, or no config given for a dataset without a default
+        raise DatasetError(f"dataset {dataset!r} config {config!r}: {e} (configs: {', '.join(valid)})") from None
+    missing = [c for c in ("question", "response") if c not in ds.column_names]
+    if missing:
+        raise DatasetError(f"dataset {dataset!r} config {config!r} split {split!r} lacks column(s) {missing}; "
+                           f"columns: {ds.column_names}")
+    return ds
+
+
+def _take(ds, n: int | None, what: str):
+    if n is None:
+        return ds
+    if n > len(ds):
+        raise DatasetError(f"{what}: asked for the first {n} rows but it has only {len(ds)}")
+    return ds.select(range(n))
+
+
+def mixture_counts(weights: dict[str, float], sizes: dict[str, int], n: int | None) -> dict[str, int]:
+    """Rows taken from each config: N split in proportion to the weights (largest remainders get the rest);
+    without N, each config contributes weight/max(weight) of its rows."""
+    total = sum(weights.values())
+    if n is None:
+        top = max(weights.values())
+        return {c: int(sizes[c] * w / top) for c, w in weights.items()}
+    exact = {c: n * w / total for c, w in weights.items()}
+    counts = {c: int(x) for c, x in exact.items()}
+    for c in sorted(exact, key=lambda c: (-(exact[c] - counts[c]), c))[: n - sum(counts.values())]:
+        counts[c] += 1
+    return counts
+
+
+def load_rows(cfg) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The training rows ({question, response}) the recipe names, and their provenance for card/manifest."""
+    valid = dataset_configs(cfg.dataset, cfg.dataset_revision)
+    parts: list[tuple[str | None, Any]] = []
+    if cfg.dataset_mixture:
+        unknown = [c for c in cfg.dataset_mixture if c not in valid]
+        if unknown:
+            raise DatasetError(f"dataset {cfg.dataset!r} has no config(s) {unknown}; valid configs: {', '.join(valid)}")
+        loaded = {c: _load_config(cfg.dataset, c, cfg.dataset_split, cfg.dataset_revision, valid)
+                  for c in cfg.dataset_mixture}
+        counts = mixture_counts(cfg.dataset_mixture, {c: len(d) for c, d in loaded.items()}, cfg.num_samples)
+        parts = [(c, _take(loaded[c], counts[c], f"config {c!r}")) for c in cfg.dataset_mixture]
+    else:
+        ds = _load_config(cfg.dataset, cfg.dataset_config, cfg.dataset_split, cfg.dataset_revision, valid)
+        parts = [(cfg.dataset_config, _take(ds, cfg.num_samples, f"config {cfg.dataset_config!r}"))]
+    rows: list[dict[str, str]] = []
+    for config, ds in parts:
+        for i, (q, r) in enumerate(zip(ds["question"], ds["response"])):
+            if not isinstance(q, str) or not isinstance(r, str) or not q.strip() or not r.strip():
+                raise DatasetError(f"dataset {cfg.dataset!r} config {config!r} row {i}: empty or non-text "
+                                   f"question/response")
+            rows.append({"question": q, "response": r})
+    if not rows:
+        raise DatasetError(f"dataset {cfg.dataset!r} ({cfg.dataset_config or cfg.dataset_mixture}) "
+                           f"split {cfg.dataset_split!r} has no rows")
+    digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+    provenance = {
+        "id": cfg.dataset, "config": cfg.dataset_config, "mixture": cfg.dataset_mixture,
+        "rows_per_config": {str(c): len(d) for c, d in parts}, "split": cfg.dataset_split,
+        "revision": cfg.dataset_revision or _local_version(cfg.dataset), "num_samples": len(rows),
+        "rows_sha256": digest,
+    }
+    return rows, provenance
+
+
+def _local_version(dataset: str) -> str | None:
+    """A local folder's version + manifest hash (augmath build writes manifest.json); None otherwise."""
+    manifest = Path(dataset) / "manifest.json"
+    if not manifest.is_file():
+        return None
+    data = manifest.read_bytes()
+    version = json.loads(data).get("version")
+    return f"{version or 'local'}+manifest.{hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def tokenize_rows(rows: list[dict[str, str]], tokenizer, template: str = "alpaca", max_length: int = 512,
+                  overlong: str = "truncate") -> tuple[list[Example], TokenStats]:
+    """Prompt/response -> Example; the prompt is tokenized alone and masked, eos closes the response."""
+    if tokenizer.eos_token_id is None:
+        raise DatasetError("the tokenizer has no eos token: the model could never learn to stop")
+    prompts = [format_prompt(r["question"], template, tokenizer) for r in rows]
+    # A chat template writes its own special tokens into the text; the Alpaca prompt gets the tokenizer's (bos).
+    prompt_ids = tokenizer(prompts, add_special_tokens=(template != "chat"))["input_ids"]
+    response_ids = tokenizer([r["response"] for r in rows], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    stats = TokenStats(rows=len(rows))
+    examples: list[Example] = []
+    for p, r in zip(prompt_ids, response_ids):
+        r = list(r) + [eos]
+        if len(p) + len(r) > max_length:
+            if overlong == "drop" or len(p) >= max_length:
+                if len(p) >= max_length:
+                    stats.dropped_prompt_too_long += 1
+                else:
+                    stats.dropped_overlong += 1
+                continue
+            r = r[: max_length - len(p)]
+            stats.truncated += 1
+        examples.append(Example(list(p) + r, [IGNORE_INDEX] * len(p) + r))
+        stats.tokens += len(p) + len(r)
+        stats.response_tokens += len(r)
+    stats.kept = len(examples)
+    if examples:
+        lengths = sorted(len(e) for e in examples)
+        stats.lengths = {"min": lengths[0], "median": lengths[len(lengths) // 2], "max": lengths[-1],
+                         "mean": round(stats.tokens / len(lengths), 1)}
+    return examples, stats

@@ -1,0 +1,128 @@
+"""`augmath train`: run augmath.training.sft under `accelerate launch` with the right launcher flags for this machine.
+
+    augmath train smollm2_demo                                              # 1 process (CPU, or 1 GPU)
+    augmath train cpu_tiny --processes 2                                    # 2 gloo processes on CPU
+    augmath train my_recipe.yaml --accelerate-config fsdp_full_shard        # a file, or a packaged config's name
+    augmath train RECIPE --num_samples 4000 --output_dir outputs/models/n4000   # recipe overrides
+    augmath train RECIPE --dry-run                                          # print the command only
+
+The recipe and overrides are validated here first, so a bad key fails before anything is launched. On a
+machine without GPUs, several processes need the multi-GPU launcher plus ACCELERATE_USE_CPU=true (accelerate
+1.15's `--cpu --num_processes 2` silently starts one process); this stage sets that up. Recipes and
+accelerate configs are files, or the names of those shipped in augmath.training (training/recipes/,
+training/accelerate_configs/ in the repo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import socket
+import subprocess
+import sys
+
+import yaml
+
+from augmath.training.config import RecipeError, load_recipe, parse_overrides, resolve_file
+
+SFT_MODULE = "augmath.training.sft"
+OWN_FLAGS = {"--processes": True, "--accelerate-config": True, "--dry-run": False}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # pragma: no cover - torch always present in the training environment
+        return 0
+
+
+def split_args(argv: list[str]) -> tuple[dict, list[str]]:
+    """Pull this stage's own flags out of the argument list; the rest are recipe overrides."""
+    own: dict = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        flag, eq, value = argv[i].partition("=")
+        if flag in OWN_FLAGS:
+            if OWN_FLAGS[flag]:
+                if not eq:
+                    if i + 1 >= len(argv):
+                        raise SystemExit(f"augmath train: {flag} needs a value")
+                    value = argv[i + 1]
+                    i += 1
+                own[flag[2:].replace("-", "_")] = value
+            else:
+                own[flag[2:].replace("-", "_")] = True
+        else:
+            rest.append(argv[i])
+        i += 1
+    return own, rest
+
+
+def build_command(recipe: str, overrides: list[str], processes: int | None = None,
+                  accelerate_config: str | None = None, gpus: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """The `accelerate launch` argv and the extra environment it needs."""
+    gpus = _gpu_count() if gpus is None else gpus
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    env: dict[str, str] = {}
+    if accelerate_config:
+        accelerate_config = resolve_file("accelerate_configs", accelerate_config)
+        config = yaml.safe_load(accelerate_config.read_text()) or {}
+        cmd += ["--config_file", str(accelerate_config)]
+        if processes:
+            cmd += ["--num_processes", str(processes)]
+        n = processes or int(config.get("num_processes", 1))
+        if gpus == 0 and config.get("distributed_type") == "MULTI_GPU" and n > 1:
+            env["ACCELERATE_USE_CPU"] = "true"
+            cmd += ["--main_process_port", str(_free_port())]
+    else:
+        n = processes or max(gpus, 1)
+        if gpus == 0:
+            if n > 1:
+                env["ACCELERATE_USE_CPU"] = "true"
+                cmd += ["--multi_gpu", "--num_processes", str(n), "--main_process_port", str(_free_port())]
+            else:
+                cmd += ["--cpu", "--num_processes", "1"]
+        else:
+            cmd += (["--multi_gpu"] if n > 1 else []) + ["--num_processes", str(n)]
+            if n > 1:
+                cmd += ["--main_process_port", str(_free_port())]
+        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd += ["-m", SFT_MODULE, "--config", str(recipe), *overrides]
+    return cmd, env
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="training recipe: a YAML file, or a packaged recipe's name (cpu_tiny, "
+                                       "smollm2_demo, paper_llama2_7b_fsdp)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="...",
+                        help="--processes N, --accelerate-config FILE, --dry-run, and recipe overrides --key value")
+
+
+def run(args: argparse.Namespace) -> int:
+    own, overrides = split_args(list(args.args))
+    try:
+        recipe = resolve_file("recipes", args.recipe)
+        cfg = load_recipe(recipe, parse_overrides(overrides))
+        processes = int(own["processes"]) if "processes" in own else None
+        cmd, env = build_command(str(recipe), overrides, processes, own.get("accelerate_config"))
+    except (RecipeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    shown = " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + shlex.join(cmd)
+    print(f"augmath train: {shown}", flush=True)
+    if own.get("dry_run"):
+        return 0
+    proc = subprocess.run(cmd, env={**os.environ, **env})
+    if proc.returncode == 0:
+        print(f"augmath train: model in {cfg.output_dir}")
+    return proc.returncode
