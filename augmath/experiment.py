@@ -24,6 +24,7 @@ import yaml
 
 from augmath.io import write_json_atomic
 from augmath.stages import Stage, is_done, resolve, run_stage
+from augmath.train_plan import train_runs
 from augmath.training.config import resolve_file
 
 LOCAL_BASES = ("embedded", "tiny")  # built by a stage; anything else is a model folder or Hub id
@@ -36,9 +37,9 @@ class ExperimentConfig:
     data_dir: str | None = None
     generator: dict[str, Any] = field(default_factory=dict)   # base_url / model; empty = the embedded server
     augment: list[dict[str, Any]] = field(default_factory=list)
-    dataset: dict[str, Any] = field(default_factory=dict)     # name, version, seed
+    dataset: dict[str, Any] = field(default_factory=dict)     # name, version, seed, paths_per_query
     base_models: list[str] = field(default_factory=lambda: ["embedded"])
-    train: dict[str, Any] = field(default_factory=dict)       # recipe, runs: [{config, amounts}], overrides
+    train: dict[str, Any] = field(default_factory=dict)       # recipe, runs (augmath/train_plan.py), overrides
     eval: dict[str, Any] = field(default_factory=dict)        # tasks, max_samples, include_base, args
     fit: dict[str, Any] = field(default_factory=dict)         # target_acc
     push: dict[str, Any] = field(default_factory=dict)        # org, dry_run
@@ -66,9 +67,7 @@ class ExperimentConfig:
             seen[label] = i
         if raw.get("train", {}).get("runs") and not raw["train"].get("recipe"):
             raise ValueError(f"{path}: train.recipe is required when train.runs is given")
-        for i, run in enumerate(raw.get("train", {}).get("runs", [])):
-            if "config" not in run or not run.get("amounts"):
-                raise ValueError(f"{path}: train.runs[{i}] needs 'config' and a non-empty 'amounts' list")
+        train_runs(raw.get("train") or {}, str(path))  # raises naming the entry and key
         cfg = cls(**raw)
         if not Path(cfg.workdir).is_absolute():  # relative to the config file's project, not the caller's cwd
             cfg.workdir = str((Path.cwd() / cfg.workdir).resolve())
@@ -98,14 +97,15 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         for key, value in a.items():
             if key not in ("source", "strategies", "name"):
                 argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
-        if cfg.generator.get("model"):
+        if cfg.generator.get("model") and "model" not in a:  # a run's own model (e.g. a later round's) wins
             argv += ["--model", cfg.generator["model"]]
         stages.append(Stage(name, "augment", argv + data))
     runs = [s.name for s in stages]
     ds = cfg.dataset
     stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/{r}" for r in runs], "--out", "{out}/dataset",
                                            "--name", str(ds.get("name", cfg.name)), "--version",
-                                           str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0))] + data,
+                                           str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0))] + data
+                        + (["--paths-per-query", str(ds["paths_per_query"])] if ds.get("paths_per_query") else []),
                         deps=runs))
     tasks = ",".join(cfg.eval.get("tasks", ["gsm8k", "math500"]))
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
@@ -121,12 +121,12 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
             base_ref, base_deps = base, []
         tag = Path(base).name
         trained = [(f"base-{tag}", base_ref, base_deps)] if cfg.eval.get("include_base", True) else []
-        for run in cfg.train.get("runs", []):
-            overrides = {**cfg.train.get("overrides", {}), **run.get("overrides", {})}
-            for n in run["amounts"]:
-                name = f"train-{tag}-{run['config']}-{n}"
+        for run in train_runs(cfg.train, cfg.name):
+            overrides = {**cfg.train.get("overrides", {}), **run.overrides}
+            for label, data_argv in run.jobs():
+                name = f"train-{tag}-{label}"
                 argv = ["train", recipe, "--model_name_or_path", base_ref, "--dataset", "{dep:build}/dataset",
-                        "--dataset_config", run["config"], "--num_samples", str(n), "--output_dir", "{out}/model"]
+                        *data_argv, "--output_dir", "{out}/model"]
                 argv += [x for k, v in overrides.items() for x in (f"--{k}", str(v))]
                 stages.append(Stage(name, "train", argv, deps=["build", *base_deps]))
                 trained.append((name, f"{{dep:{name}}}/model", [name]))

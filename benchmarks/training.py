@@ -121,7 +121,8 @@ def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-    from augmath.training.data import IGNORE_INDEX, local_cache_dir, tokenize_rows
+    from augmath.dataset_builders import local_cache_dir
+    from augmath.training.data import IGNORE_INDEX, tokenize_rows
 
     tok = AutoTokenizer.from_pretrained(model_path)
     ds = datasets.load_dataset(str(dataset), "gsm8k-bench", split="train", cache_dir=local_cache_dir(str(dataset)))

@@ -78,9 +78,11 @@ def card_data(specs: Sequence[Any], rows: dict[str, int], nbytes: dict[str, int]
 
 def render_dataset_card(name: str, version: str, seed: int, specs: Sequence[Any], rows: dict[str, int],
                         nbytes: dict[str, int], sizes: dict[str, list[int]], features: datasets.Features,
-                        runs: Sequence[Any], stats: dict) -> DatasetCard:
+                        runs: Sequence[Any], stats: dict, queries: dict[str, int], makers: list[dict],
+                        paths_per_query: int | None = None) -> DatasetCard:
     """specs: the builder's ConfigSpecs (name, kind, description, path, sources); runs: its RunInputs (name, rows,
-    items_sha256, report); sizes: each config's nested subset sizes D_N; stats: per (source, strategy) counts."""
+    items_sha256, report); sizes: each config's nested subset sizes D_N (queries); stats: per (source, strategy)
+    counts; queries: per config; makers: rows and queries per strategy x round x generator pair."""
     sources = sorted({s for spec in specs for s in spec.sources})
     verification = []
     for (source, strategy), st in sorted(stats.items()):
@@ -97,11 +99,13 @@ def render_dataset_card(name: str, version: str, seed: int, specs: Sequence[Any]
         "dataset", "dataset_card", card_data(specs, rows, nbytes, features, pretty_name=name),
         name=name, version=version, seed=seed,
         configs=[{"name": s.name, "kind": s.kind, "description": s.description, "rows": rows[s.name],
-                  "file": s.path, "sizes": sizes[s.name]} for s in specs],
+                  "queries": queries[s.name], "file": s.path, "sizes": sizes[s.name]} for s in specs],
+        makers=makers, paths_per_query=paths_per_query,
         example_config=next((s.name for s in specs if s.kind == "strategy"), "default"),
         features=[(k, getattr(v, "dtype", type(v).__name__)) for k, v in features.items()],
         verification=verification, prompts=prompts,
-        generators=sorted({p["generator"] for p in prompts}),
+        generators=sorted({p["generator"] for p in prompts}
+                          | {m[k] for m in makers for k in ("query_generator", "response_generator")}),
         runs=[{"name": r.name, "rows": r.rows, "items_sha256": r.items_sha256, "report": _flatten(r.report)}
               for r in runs],
         sources=[{"name": s, "title": SOURCE_NAMES.get(s, s), "license": licenses[s],

@@ -11,7 +11,7 @@ import pytest
 from augmath.cli import main
 from augmath.io import read_jsonl
 
-PROVENANCE = ["id", "seed_id", "source", "strategy", "round", "question", "response", "answer", "generator",
+PROVENANCE = ["id", "query_id", "seed_id", "source", "strategy", "round", "question", "response", "answer", "generator",
               "query_generator", "response_generator", "prompt_hash", "sampling", "path_index", "verification",
               "verified", "agreement"]
 
@@ -32,6 +32,7 @@ def check_run_folder(out: Path, report: dict) -> tuple[list[dict], list[dict]]:
         assert row["verification"] in ("exact-chain", "gold-match", "majority-vote")
         json.loads(row["sampling"])
         assert (row["generator"] == "exact") == (row["query_generator"] == row["response_generator"] == "exact")
+        assert row["id"] == f"{row['query_id']}/{row['path_index']}" and row["round"] >= 1
     for row in dropped:
         assert row["reason"] and row["stage"] in ("query", "paths", "dedup", "decontam") and row["seed_id"]
     for name, counts in report["strategies"].items():

@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
     p.add_argument("--limit", type=int, default=None, help="first N seeds only")
     p.add_argument("--rounds", type=int, default=1, help="query rounds: one rewrite per strategy per seed each")
+    p.add_argument("--first-round", type=int, default=1,
+                   help="number of the first round (rounds count from 1): a later round made by another run, "
+                        "e.g. another generator, continues the numbering so the runs join in one build")
     p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
     p.add_argument("--min-agreement", type=float, default=0.5,
@@ -55,8 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_of(args: argparse.Namespace) -> dict:
-    keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
-            "base_url", "model", "data_dir", "no_llm", "skip_decontam"]
+    keys = ["source", "strategies", "limit", "rounds", "first_round", "paths", "temperature", "min_agreement",
+            "max_tokens", "base_url", "model", "data_dir", "no_llm", "skip_decontam"]
     return {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
 
 
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     _check_run_dir(out, config)
     out.mkdir(parents=True, exist_ok=True)
     strategies = get(args.strategies)
+    if args.first_round < 1 or args.rounds < 1:
+        raise SystemExit("--first-round and --rounds must be >= 1")
     for s in strategies:
         if not s.applies(args.source):
             raise SystemExit(f"strategy {s.name} does not apply to {args.source}")
@@ -118,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     pending = []  # (strategy, seed, round, messages)
     for seed in seeds:
         for s in strategies:
-            for r in range(args.rounds if s.per_round else 1):
+            for r in range(args.first_round, args.first_round + (args.rounds if s.per_round else 1)):
                 tally.seeds[s.name] += 1
                 try:
                     q = s.exact(seed, r)
@@ -268,17 +273,17 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
     from augmath.decontam import Decontaminator
     from augmath.decontam import dedup_rows
 
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[str, list[dict]] = {}
     for row in items:
-        groups.setdefault((row["seed_id"], row["strategy"], row["round"]), []).append(row)
+        groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
-    removed: dict[tuple, tuple[str, str, str | None]] = {}  # query -> (stage, reason, detail)
+    removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
     _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
     for d in dups:
-        removed[(d["seed_id"], d["strategy"], d["round"])] = (
+        removed[d["query_id"]] = (
             "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
     if not args.skip_decontam:
-        rest = [h for h in heads if (h["seed_id"], h["strategy"], h["round"]) not in removed]
+        rest = [h for h in heads if h["query_id"] not in removed]
         if rest:
             checker = Decontaminator.from_eval_sets(args.data_dir)
             print(f"augment: {checker.describe()}", file=sys.stderr)
@@ -286,7 +291,7 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
             tally.decontam = {**checker.summary(), "flagged_per_eval_set": Decontaminator.counts(flags)}
             for h, flag in zip(rest, flags):
                 if flag is not None:
-                    removed[(h["seed_id"], h["strategy"], h["round"])] = (
+                    removed[h["query_id"]] = (
                         "decontam", f"{flag.stage} match: {flag.eval_set}", f"{flag.eval_id} score {flag.score}")
     kept = []
     for key, rows in groups.items():
@@ -302,8 +307,8 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
 
 
 def _drop_item(row: dict, stage: str, reason: str, drop, detail: str | None = None) -> None:
-    out = {k: row.get(k) for k in ("id", "seed_id", "source", "strategy", "round", "question", "response",
-                                   "generator", "prompt_hash", "path_index")}
+    out = {k: row.get(k) for k in ("id", "query_id", "seed_id", "source", "strategy", "round", "question",
+                                   "response", "generator", "prompt_hash", "path_index")}
     drop({**out, "stage": stage, "reason": reason, "detail": detail})
 
 
