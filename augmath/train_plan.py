@@ -25,6 +25,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ALL = "all"
+# the recipe keys that choose the training rows (training/config.py)
+DATA_KEYS = ("dataset_config", "dataset_mixture", "dataset_parts", "num_samples", "num_queries", "paths_per_query",
+             "rounds")
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,14 @@ class TrainRun:
         for k in ks:
             for n in self.amounts:
                 label = f"{self.label()}{f'-k{k}' if len(ks) > 1 or k else ''}-{n}"
+                data = {key: None for key in DATA_KEYS}  # every data key set: the recipe's own do not leak in
                 if self.parts:
-                    parts = [p.recipe(n) for p in self.parts]
-                    argv = ["--dataset_parts", json.dumps(parts, sort_keys=True, separators=(",", ":"))]
+                    data["dataset_parts"] = [p.recipe(n) for p in self.parts]
                 else:
-                    argv = ["--dataset_config", self.config]
-                    argv += ["--num_queries", str(n)] if n != ALL else []
-                    argv += ["--paths_per_query", str(k)] if k else []
-                    argv += ["--rounds", json.dumps(self.rounds)] if self.rounds else []
+                    data.update(dataset_config=self.config, num_queries=None if n == ALL else n,
+                                paths_per_query=k, rounds=self.rounds)
+                argv = [x for key, value in data.items()
+                        for x in (f"--{key}", json.dumps(value, sort_keys=True, separators=(",", ":")))]
                 out.append((label, argv))
         return out
 

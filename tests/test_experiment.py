@@ -122,3 +122,95 @@ def test_experiment_runs_end_to_end_and_resumes_after_kill(tmp_path):
     # Everything is done now: a third run runs nothing.
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and " running ..." not in again.stdout
+
+
+def _data_overrides(argv: list[str]) -> dict:
+    """The recipe keys a train stage's argv sets to choose its rows (placeholders like {dep:build} left out)."""
+    from augmath.train_plan import DATA_KEYS
+    from augmath.training.config import parse_overrides
+
+    pairs = argv[argv.index("--dataset") + 2:]
+    return parse_overrides([x for k, v in zip(pairs[::2], pairs[1::2]) if k[2:] in DATA_KEYS for x in (k, v)])
+
+
+def test_train_runs_express_grids_rounds_and_mixtures(tmp_path):
+    from augmath.training.config import load_recipe
+
+    path = _config(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["dataset"]["paths_per_query"] = 3
+    raw["train"]["runs"] = [
+        {"config": "gsm8k", "amounts": [4, 8], "paths_per_query": [1, 2]},
+        {"config": "gsm8k", "amounts": ["all"], "rounds": [1]},
+        {"parts": [{"config": "gsm8k-original", "amount": "all"}, {"config": "gsm8k", "rounds": [1, 2]}],
+         "amounts": [4, 8]},
+    ]
+    path.write_text(yaml.safe_dump(raw))
+    stages = {s.name: s for s in plan(ExperimentConfig.from_yaml(path))}
+    assert sorted(n for n in stages if n.startswith("train-")) == [
+        "train-tiny-gsm8k-k1-4", "train-tiny-gsm8k-k1-8", "train-tiny-gsm8k-k2-4", "train-tiny-gsm8k-k2-8",
+        "train-tiny-gsm8k-original+gsm8k-4", "train-tiny-gsm8k-original+gsm8k-8", "train-tiny-gsm8k-r1-all"]
+    assert stages["build"].argv[-2:] == ["--paths-per-query", "3"]
+
+    def recipe(name):  # what `augmath train` reads from the stage's argv (the packaged recipe's own data keys gone)
+        return load_recipe(stages[name].argv[1], _data_overrides(stages[name].argv))
+
+    grid = recipe("train-tiny-gsm8k-k2-8")
+    assert (grid.dataset_config, grid.num_queries, grid.paths_per_query, grid.num_samples) == ("gsm8k", 8, 2, None)
+    assert recipe("train-tiny-gsm8k-r1-all").rounds == [1] and recipe("train-tiny-gsm8k-r1-all").num_queries is None
+    mix = recipe("train-tiny-gsm8k-original+gsm8k-8")
+    assert mix.dataset_config is None and mix.dataset_parts == [
+        {"config": "gsm8k-original"}, {"config": "gsm8k", "num_queries": 8, "rounds": [1, 2]}]
+
+
+@pytest.mark.parametrize("runs, message", [
+    ([{"config": "gsm8k", "amounts": [4]}, {"config": "gsm8k", "amounts": [4, 8]}],
+     r"train.runs\[1\] and train.runs\[0\] both make the train stage 'gsm8k-4'"),
+    ([{"config": "gsm8k", "amounts": [0]}], r"train.runs\[0\] needs a non-empty 'amounts' list"),
+    ([{"config": "gsm8k", "amounts": [4], "rounds": [0]}], r"'rounds' must be a non-empty list of round numbers"),
+    ([{"config": "gsm8k", "amounts": [4], "paths": 2}], r"train.runs\[0\] has unknown key\(s\) \['paths'\]"),
+    ([{"parts": [{"config": "a", "amount": 3}, {"config": "b", "amount": "all"}], "amounts": [4]}],
+     "leave 'amount' out of the part that should take each N"),
+    ([{"parts": [{"config": "a"}], "amounts": [4]}], "two or more parts with distinct configs"),
+    ([{"parts": [{"config": "a"}, {"config": "b"}], "config": "a", "amounts": [4]}], "either 'config' or 'parts'"),
+])
+def test_bad_train_runs_are_named(tmp_path, runs, message):
+    path = _config(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["train"]["runs"] = runs
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig.from_yaml(path)
+
+
+@pytest.mark.slow
+def test_a_mixture_trains_in_a_small_experiment(tmp_path):
+    """augment -> build -> tiny base -> one train stage on gsm8k-original (all) + gsm8k D_4, run as the
+    experiment runs its stages; the other N of the series would hold the same originals and a larger D_N."""
+    from augmath.stages import run_stage
+    from augmath.training.config import load_recipe
+    from augmath.training.data import load_rows
+
+    path = _config(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["train"]["runs"] = [{"parts": [{"config": "gsm8k-original", "amount": "all"}, {"config": "gsm8k"}],
+                             "amounts": [4, 8]}]
+    path.write_text(yaml.safe_dump(raw))
+    stages = resolve(plan(ExperimentConfig.from_yaml(path)), tmp_path / "stages")
+    by_name = {s.name: s for s in stages}
+    for name in ("augment-gsm8k", "augment-math", "build", "base-tiny", "train-tiny-gsm8k-original+gsm8k-4"):
+        run_stage(by_name[name], by_name, tmp_path)
+    record = json.loads((by_name["train-tiny-gsm8k-original+gsm8k-4"].out / "model" / "augmath_train.json").read_text())
+    dataset = by_name["build"].out / "dataset"
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    originals, part = record["dataset"]["parts"]
+    assert originals["rows"] == manifest["configs"]["gsm8k-original"]["rows"] and originals["num_queries"] is None
+    assert part["config"] == "gsm8k" and part["queries"] == part["num_queries"] == 4
+    assert record["status"] == "complete" and record["dataset"]["num_samples"] == originals["rows"] + part["rows"]
+    card = (by_name["train-tiny-gsm8k-original+gsm8k-4"].out / "model" / "README.md").read_text()
+    assert "mixture `gsm8k-original` (" in card and "nested subsets by query" in card
+    rows = {}
+    for n in (4, 8):  # the series' data, as each stage's argv asks for it
+        argv = by_name[f"train-tiny-gsm8k-original+gsm8k-{n}"].argv
+        rows[n], _ = load_rows(load_recipe(argv[1], {**_data_overrides(argv), "dataset": str(dataset)}))
+    assert rows[4] == rows[8][:len(rows[4])] and len(rows[8]) > len(rows[4])

@@ -1,10 +1,14 @@
 """Published math-augmentation data formats, read by `augmath import` and written by `augmath export`.
 
-| format | one record | source of the description |
-|---|---|---|
-| `mugglemath` | `{"query": Q, "response": R}` | OFA-Sys/gsm8k-ScRel: `train.py` reads `query`/`response` records (JSON Lines or a JSON array), `data/train_use.jsonl` is GSM8K train in that form, `data/MuggleMATH/readme.md` names AugGSM8K / AugMATH (queries by qwen-max-1201, responses by DeepSeekMath-RL); the released files were not reachable here |
-| `metamathqa` | `{"query", "response", "type", "original_question"}` | meta-math/MetaMath README and the MetaMathQA dataset: `type` is `GSM_` or `MATH_` + `AnsAug`, `Rephrased`, `SV` or `FOBAR`; responses end with `The answer is: A` |
-| `alpaca` | `{"instruction", "input", "output"}` | Stanford Alpaca's `alpaca_data.json`; the MuggleMath training code's other accepted layout |
+- `mugglemath`: `{"query": Q, "response": R}`. Source: OFA-Sys/gsm8k-ScRel, whose `train.py` reads such records
+  (JSON Lines or a JSON array); its `data/train_use.jsonl` is GSM8K train in that form, and
+  `data/MuggleMATH/readme.md` names AugGSM8K / AugMATH (queries by qwen-max-1201, responses by DeepSeekMath-RL).
+  The released files themselves were not reachable here.
+- `metamathqa`: `{"query", "response", "type", "original_question"}`. Source: meta-math/MetaMath and its
+  MetaMathQA dataset: `type` is `GSM_` or `MATH_` + `AnsAug`, `Rephrased`, `SV` or `FOBAR`; responses end with
+  `The answer is: A`.
+- `alpaca`: `{"instruction", "input", "output"}`. Source: Stanford Alpaca's `alpaca_data.json`; the MuggleMath
+  training code's other accepted layout.
 
 A file is JSON Lines (one record a line) or, if its name ends in `.json`, one JSON array of records (how
 MetaMathQA-395K.json and alpaca_data.json are published). Every record must be a JSON object whose listed fields
