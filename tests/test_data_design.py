@@ -166,6 +166,11 @@ def test_a_mixture_of_parts_keeps_its_nesting_across_n(design):
     assert flat[0]["config"] == flat[1]["config"] == "gsm8k-original+gsm8k" and flat[0]["source"] == "gsm8k"
     series = {series_key(ResultsFolder(Path("r"), "m", None, {}, f)) for f in flat}
     assert series == {("tiny", "gsm8k-original+gsm8k [gsm8k: rounds=1+2]")}  # one curve across N
+    grid = [flatten_training_provenance({"dataset": {"id": "d", "num_samples": 8, "config": "gsm8k", "parts": [
+        {"config": "gsm8k", "num_queries": 8, "paths_per_query": k}]}, "base_model": {"name_or_path": "tiny"}})
+        for k in (1, 2)]
+    assert [series_key(ResultsFolder(Path("r"), "m", None, {}, f)) for f in grid] == [
+        ("tiny", "gsm8k [paths_per_query=1]"), ("tiny", "gsm8k [paths_per_query=2]")]  # a curve per K
     with pytest.raises(DatasetError, match=r"asked for the first 999 queries but it has only \d+"):
         load_rows(_recipe(root, dataset_parts=[{"config": "gsm8k-original"}, {"config": "gsm8k", "num_queries": 999}]))
 
