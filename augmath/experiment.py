@@ -15,15 +15,16 @@ import argparse
 import contextlib
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from augmath.io import write_json_atomic
-from augmath.stages import Stage, is_done, resolve, run_stage
+from augmath.experiment_schema import (ConfigError, DatasetSection, EvalSection, FitSection, GeneratorSection,
+                                       PushSection, TrainSection, augment_entry, check_config, check_meaning)
+from augmath.io import DataError, folder_lock, read_yaml, write_json_atomic
+from augmath.stages import Stage, StageError, is_done, resolve, run_stage
 from augmath.training.config import resolve_file
 
 LOCAL_BASES = ("embedded", "tiny")  # built by a stage; anything else is a model folder or Hub id
@@ -31,44 +32,35 @@ LOCAL_BASES = ("embedded", "tiny")  # built by a stage; anything else is a model
 
 @dataclass
 class ExperimentConfig:
+    """The YAML's top level. Each section's keys are declared by the dataclass in its `schema` metadata
+    (augmath/experiment_schema.py) and checked, with every other key, before anything starts."""
+
     name: str
     workdir: str
     data_dir: str | None = None
-    generator: dict[str, Any] = field(default_factory=dict)   # base_url / model; empty = the embedded server
-    augment: list[dict[str, Any]] = field(default_factory=list)
-    dataset: dict[str, Any] = field(default_factory=dict)     # name, version, seed
+    generator: dict[str, Any] = field(default_factory=dict, metadata={"schema": GeneratorSection})  # empty = embedded
+    augment: list[dict[str, Any]] = field(default_factory=list, metadata={"schema": lambda: list[augment_entry()]})
+    dataset: dict[str, Any] = field(default_factory=dict, metadata={"schema": DatasetSection})
     base_models: list[str] = field(default_factory=lambda: ["embedded"])
-    train: dict[str, Any] = field(default_factory=dict)       # recipe, runs: [{config, amounts}], overrides
-    eval: dict[str, Any] = field(default_factory=dict)        # tasks, max_samples, include_base, args
-    fit: dict[str, Any] = field(default_factory=dict)         # target_acc
-    push: dict[str, Any] = field(default_factory=dict)        # org, dry_run
+    train: dict[str, Any] = field(default_factory=dict, metadata={"schema": TrainSection})
+    eval: dict[str, Any] = field(default_factory=dict, metadata={"schema": EvalSection})
+    fit: dict[str, Any] = field(default_factory=dict, metadata={"schema": FitSection})
+    push: dict[str, Any] = field(default_factory=dict, metadata={"schema": PushSection})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ExperimentConfig":
+        """Read and check the whole file; every problem at once, one line each naming the key (ConfigError)."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"experiment config {path} not found")
-        raw = yaml.safe_load(path.read_text()) or {}
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{path}: unknown key(s) {unknown}; valid: {sorted(cls.__dataclass_fields__)}")
-        for key in ("name", "workdir", "augment"):
-            if not raw.get(key):
-                raise ValueError(f"{path}: missing required key '{key}'")
-        seen: dict[str, int] = {}
-        for i, a in enumerate(raw["augment"]):
-            if not a.get("source") or not a.get("strategies"):
-                raise ValueError(f"{path}: augment[{i}] needs 'source' and 'strategies'")
-            label = str(a.get("name", a["source"]))
-            if label in seen:
-                raise ValueError(f"{path}: augment[{i}] and augment[{seen[label]}] are both named {label!r}; "
-                                 "give one a distinct 'name'")
-            seen[label] = i
-        if raw.get("train", {}).get("runs") and not raw["train"].get("recipe"):
-            raise ValueError(f"{path}: train.recipe is required when train.runs is given")
-        for i, run in enumerate(raw.get("train", {}).get("runs", [])):
-            if "config" not in run or not run.get("amounts"):
-                raise ValueError(f"{path}: train.runs[{i}] needs 'config' and a non-empty 'amounts' list")
+        try:
+            raw = read_yaml(path)
+        except DataError as e:  # broken YAML, not UTF-8
+            raise ConfigError([str(e)]) from None
+        raw = {} if raw is None else raw
+        problems = check_config(cls, raw) + (check_meaning(raw) if isinstance(raw, dict) else [])
+        if problems:
+            raise ConfigError([f"{path}: {p}" for p in problems])
         cfg = cls(**raw)
         if not Path(cfg.workdir).is_absolute():  # relative to the config file's project, not the caller's cwd
             cfg.workdir = str((Path.cwd() / cfg.workdir).resolve())
@@ -96,7 +88,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         # The run folder is named after the stage: `augmath build` names each input run by its folder.
         argv = ["augment", "--source", a["source"], "--strategies", ",".join(a["strategies"]), "--out", f"{{out}}/{name}"]
         for key, value in a.items():
-            if key not in ("source", "strategies", "name"):
+            if key not in ("source", "strategies", "name") and value is not None and value is not False:
                 argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
         if cfg.generator.get("model"):
             argv += ["--model", cfg.generator["model"]]
@@ -199,6 +191,11 @@ def run_experiment(config_path: str | Path, only: str | None = None) -> dict[str
     console = Console(highlight=False, soft_wrap=True)  # paths stay on one line (greppable, clickable)
     cfg = ExperimentConfig.from_yaml(config_path)
     workdir = Path(cfg.workdir)
+    with folder_lock(workdir, "augmath experiment"):  # one runner per work dir; its stages lock their own folders
+        return _run_stages(cfg, workdir, console)
+
+
+def _run_stages(cfg: ExperimentConfig, workdir: Path, console) -> dict[str, Path]:
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     stages = resolve(plan(cfg), workdir / "stages")
     by_name = {s.name: s for s in stages}
@@ -231,6 +228,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(f"augmath experiment: error: {problem}", file=sys.stderr)
+        return 2
+    except StageError as e:  # the stage's own log tail says why; the runner's traceback would not
+        print(f"augmath experiment: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.plan:
         cfg = ExperimentConfig.from_yaml(args.config)
         for st in resolve(plan(cfg), Path(cfg.workdir) / "stages"):

@@ -23,6 +23,7 @@ from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from augmath.cards import scrub_secrets
 from augmath.io import DataError, read_json, sha256_file
+from augmath.redaction import secrets_in_folder
 
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
@@ -119,6 +120,8 @@ def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = No
     elif kind == "model" and (folder / "augmath_train.json").is_file():
         train = _load(folder / "augmath_train.json")
         what = f"model trained on {train.get('dataset', '?')} {train.get('config', '')} N={train.get('n', '?')}"
+    for rel, found in secrets_in_folder(folder, files):  # e.g. a run.json with a key inside its base_url
+        raise PushError(f"{folder / rel} contains {' and '.join(found)}; refusing to publish it")
     entries = tuple((rel, (folder / rel).stat().st_size, sha256_file(folder / rel)) for rel in files)
     return PushPlan(folder=folder, kind=kind, repo_type="model" if kind == "model" else "dataset", repo_id=repo_id,
                     revision=revision, private=private, message=message or f"augmath push: {what}", tag=tag,

@@ -19,6 +19,7 @@ page index) with fixed row groups and no timestamps, so equal inputs give byte-i
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -34,9 +35,10 @@ import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
-from augmath.cards import SECRET_ENV, render_dataset_card, save_card
+from augmath.cards import render_dataset_card, save_card
 from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, scan_runs, sort_key
-from augmath.io import DataError, read_json_object, sha256_file
+from augmath.io import DataError, FolderBusy, folder_lock, read_json_object, sha256_file
+from augmath.redaction import secrets_in_folder
 
 __all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
 
@@ -225,7 +227,25 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str =
     out = Path(out).resolve()
     runs, index, stats, seeds = scan_runs(run_dirs, seed)
     specs = plan_configs(index.groups)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "augmath build"):
+        remove_stale_builds(out)
+        return _write_dataset(out, runs, index, stats, seeds, specs, name, version, seed, data_dir)
+
+
+def remove_stale_builds(out: Path) -> None:
+    """A killed build leaves `.OUT.build-*` (partial parquet) and, if cut between its two renames, `.OUT.old-*`
+    holding the previous version. Under OUT's lock no live build owns them: put a previous version moved aside
+    back where OUT is missing, and remove the rest."""
+    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
+        if not out.exists() and (old / out.name).is_dir():
+            os.replace(old / out.name, out)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.build-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, stats: dict, seeds: dict,
+                   specs: list[ConfigSpec], name: str, version: str, seed: int, data_dir) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir)
@@ -277,17 +297,11 @@ def copy_provenance(run: RunInput, dest: Path) -> None:
 
 
 def refuse_secrets(folder: Path) -> None:
-    """Last line of defence: no text file of the dataset folder may contain a secret from the environment."""
-    secrets = {var: os.environ[var] for var in SECRET_ENV if len(os.environ.get(var, "")) >= 8}
-    if not secrets:
-        return
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in (".json", ".md", ".jsonl", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            for var, value in secrets.items():
-                if value in text:
-                    raise BuildError(f"{path.relative_to(folder)} contains the value of ${var}; refusing to write "
-                                     "a dataset folder that would publish a secret (fix the input run folder)")
+    """Last line of defence: no text file of the dataset folder may hold a secret (a secret environment value,
+    a credential inside a URL such as a run's base_url, a key-shaped string)."""
+    for rel, found in secrets_in_folder(folder):
+        raise BuildError(f"{rel} contains {' and '.join(found)}; refusing to write a dataset folder that would "
+                         "publish a secret (fix the input run folder)")
 
 
 def _augmath_version() -> str:
@@ -328,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir)
-    except (BuildError, DataError, FileNotFoundError) as e:
+    except (BuildError, DataError, FileNotFoundError, FolderBusy) as e:
         print(f"augmath build: error: {e}", file=sys.stderr)
         return 2
     for config, info in manifest["configs"].items():

@@ -44,10 +44,12 @@ from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
 from augmath.io import sha256_file
+from augmath.redaction import redact, redact_url, url_credentials
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
 TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
 ENDPOINT_MODEL = "augmath.eval_tasks.endpoint_model"  # lighteval custom takes this module's file
+URL_ENV = "AUGMATH_ENDPOINT_URL"  # the lighteval child's endpoint URL when it holds credentials
 REQUESTS_LOG = "requests.jsonl"  # OUT/requests.jsonl: the endpoint backend's durable log (augmath.engine.requestlog)
 # Files that decide what a checkpoint computes: weights, config, tokenizer, generation defaults.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json", ".model", ".txt", ".jinja")
@@ -112,11 +114,12 @@ def endpoint_models(base_url: str, api_key: str | None, timeout: float = 10.0) -
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.loads(resp.read().decode() or "{}")
     except urllib.error.HTTPError as e:
-        raise EvalError(f"endpoint {base_url} answered HTTP {e.code} to GET /models"
+        raise EvalError(f"endpoint {redact_url(base_url)} answered HTTP {e.code} to GET /models"
                         + (" (check OPENAI_API_KEY)" if e.code in (401, 403) else "")) from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise EvalError(f"endpoint {base_url} is unreachable ({reason}); start one with `augmath serve` "
+        reason = redact(str(reason), *url_credentials(base_url))  # urllib may quote the URL's user-info back
+        raise EvalError(f"endpoint {redact_url(base_url)} is unreachable ({reason}); start one with `augmath serve` "
                         "or pass --base-url") from None
     return [m.get("id") for m in body.get("data", []) if isinstance(m, dict) and m.get("id")]
 
@@ -233,8 +236,8 @@ def evaluate(args) -> dict:
         served = endpoint_models(base_url, api_key)
         model = args.model or (served[0] if served else None)
         if not model:
-            raise EvalError(f"endpoint {base_url} lists no models; pass --model NAME")
-        header.update(model=model, base_url=base_url)
+            raise EvalError(f"endpoint {redact_url(base_url)} lists no models; pass --model NAME")
+        header.update(model=model, base_url=redact_url(base_url))
     else:
         if not args.model:
             raise EvalError(f"--backend {args.backend} needs --model PATH_OR_HUB_ID")
@@ -270,8 +273,12 @@ def evaluate(args) -> dict:
         if not args.resume:
             requests_log.unlink(missing_ok=True)
         settings["resume"] = bool(args.resume)
+        secret_url = redact_url(base_url) != base_url  # credentials in the URL: by the environment, not the file
+        if secret_url:
+            env[URL_ENV] = base_url
         child_settings["endpoint"] = {
-            "base_url": base_url, "model": model, "template": args.template, "params": params,
+            "base_url": redact_url(base_url), "base_url_env": URL_ENV if secret_url else None,
+            "model": model, "template": args.template, "params": params,
             "concurrency": args.concurrency, "timeout": args.request_timeout,
             "log_path": str(requests_log),
         }  # the API key stays in OPENAI_API_KEY: never in a file or on a command line
@@ -382,7 +389,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             results = evaluate(args)
     except (EvalError, EvalOutputError, ValueError, FileNotFoundError) as e:
-        print(f"augmath eval: error: {e}", file=sys.stderr)
+        print(f"augmath eval: error: {redact(str(e))}", file=sys.stderr)
         return 2
     for name, t in results["tasks"].items():
         maj = f"  maj@{t['k']} {t['maj@k']:.4f}" if "k" in t else ""

@@ -7,9 +7,11 @@ modules and the endpoint model read it. Every field is optional:
                                                         data (default: every benchmark, prepared on import)
     template        "alpaca" | "chat"                   the prompt template (default alpaca, as trained)
     max_new_tokens  int                                 overrides every task's generation size
-    endpoint        {base_url, model, template, params, concurrency, timeout, log_path}
+    endpoint        {base_url, model, template, params, concurrency, timeout, log_path, base_url_env?}
                                                         the endpoint backend's settings (no API key: that stays
-                                                        in $OPENAI_API_KEY, never in a file)
+                                                        in $OPENAI_API_KEY, never in a file; a base_url with
+                                                        credentials is written masked, and base_url_env names the
+                                                        variable that holds the real one)
 
 Without the variable (lighteval run by hand with `--custom-tasks augmath.eval_tasks`) the defaults apply.
 """

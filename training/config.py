@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from augmath.io import DataError, read_yaml
+
 REQUIRED = ("model_name_or_path", "dataset", "output_dir")
 # Keys that may differ between a killed run and the command that resumes it (they do not change the maths).
 RESUMABLE_CHANGES = {"logging_steps", "save_steps", "save_total_limit", "report_to", "run_name", "keep_checkpoints",
@@ -150,7 +152,10 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             value = args[i + 1]
             i += 1
         i += 1
-        out[key] = yaml.safe_load(value) if value != "" else ""
+        try:
+            out[key] = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError as e:
+            raise RecipeError(f"command line: --{key} {value!r} is not a valid value ({getattr(e, 'problem', e)})") from None
     return out
 
 
@@ -187,9 +192,9 @@ def load_recipe(path: str | Path | None, overrides: dict[str, Any] | None = None
         path = resolve_file("recipes", path)
         where = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise RecipeError(f"{path}: invalid YAML: {e}") from None
+            raw = read_yaml(path) or {}
+        except DataError as e:  # broken YAML or not UTF-8: one line naming file and line
+            raise RecipeError(str(e)) from None
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value, got {type(raw).__name__}")
     values: dict[str, Any] = {}

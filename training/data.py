@@ -65,6 +65,22 @@ def dataset_configs(dataset: str, revision: str | None = None) -> list[str]:
         raise DatasetError(f"cannot list the configs of dataset {dataset!r}: {type(e).__name__}: {e}") from None
 
 
+def check_local_files(dataset: str) -> None:
+    """A local dataset folder's parquet files must be whole: a truncated or corrupt one is named here, in one line,
+    before `augmath train` launches anything (reading a file's footer costs milliseconds)."""
+    import pyarrow.parquet as pq
+
+    root = Path(dataset)
+    if not root.is_dir():
+        return  # a Hub id: datasets checks what it downloads
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            pq.read_metadata(path)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError for cut or foreign files
+            raise DatasetError(f"{path}: not a readable parquet file, truncated or corrupt ({e}); rebuild the "
+                               "dataset with `augmath build`") from None
+
+
 def local_cache_dir(dataset: str) -> str | None:
     """A datasets cache folder keyed by the local folder's files (path, size, mtime), or None for Hub ids.
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 from collections import defaultdict
@@ -25,7 +26,9 @@ from pathlib import Path
 
 from augmath import __version__
 from augmath.augment.rows import Tally, dropped_row, item_row
-from augmath.io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
+                        write_jsonl_atomic)
+from augmath.redaction import redact_url
 from augmath.augment.strategies import Query, Reject, get
 from augmath.augment.verify import SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
 
@@ -52,22 +55,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
     p.add_argument("--skip-decontam", action="store_true",
                    help="do not check against evaluation sets (not for release)")
+    p.add_argument("--replace", action="store_true",
+                   help="--out holds a run with other settings: discard its outputs and run these settings "
+                        "(without it such a run is refused; its requests.jsonl is kept, entries are keyed by prompt)")
 
 
 def config_of(args: argparse.Namespace) -> dict:
     keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
             "base_url", "model", "data_dir", "no_llm", "skip_decontam"]
-    return {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
+    config = {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
+    return {**config, "base_url": redact_url(config["base_url"])}  # run.json is published with the dataset
 
 
-def _check_run_dir(out: Path, config: dict) -> None:
+# Recorded but not settings: a new augmath version or another address of the same endpoint (the embedded server
+# gets a new port each run) resumes a run; every other recorded key, present or future, must match.
+NOT_SETTINGS = ("augmath_version", "base_url")
+OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json")
+
+
+def run_key(config: dict) -> str:
+    """The identity of a run's settings; run.json and report.json both carry it, so build can match them."""
+    return _hash(json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True))
+
+
+def _claim_run_dir(out: Path, config: dict, replace: bool) -> None:
+    """Refuse a folder holding a run with other settings (its items would be published under our run.json),
+    unless --replace, which discards that run's outputs first. Call only while holding the folder's lock."""
     previous = out / "run.json"
-    if previous.exists():
-        import json
-
-        old = json.loads(previous.read_text(encoding="utf-8")).get("config", {})
-        if old.get("source") not in (None, config["source"]):
-            raise SystemExit(f"{out} holds a {old['source']} run; use another --out for {config['source']}")
+    if not previous.exists():
+        return
+    old = read_json_object(previous).get("config", {})
+    if not isinstance(old, dict):
+        raise DataError(f"{previous}: field 'config' should be an object")
+    differ = sorted(k for k in set(old) | set(config) if k not in NOT_SETTINGS and old.get(k) != config.get(k))
+    if not differ:
+        return
+    if not replace:
+        shown = ", ".join(f"{k} {old.get(k)!r} -> {config.get(k)!r}" for k in differ)
+        raise DataError(f"{out} holds a run with other settings ({shown}); pass --replace to discard it, "
+                        "or use another --out")
+    for name in OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    print(f"augment: --replace: discarded the previous run in {out} (differed in {', '.join(differ)})",
+          file=sys.stderr)
 
 
 def _engine(args, stack: contextlib.ExitStack, out: Path):
@@ -87,24 +117,33 @@ def _engine(args, stack: contextlib.ExitStack, out: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from augmath.engine import Request
     from augmath.sources import load
 
     started = time.time()
     out = Path(args.out)
     config = config_of(args)
-    _check_run_dir(out, config)
-    out.mkdir(parents=True, exist_ok=True)
-    strategies = get(args.strategies)
+    try:
+        strategies = get(args.strategies)
+    except ValueError as e:
+        raise DataError(f"--strategies: {e}") from None
     for s in strategies:
         if not s.applies(args.source):
-            raise SystemExit(f"strategy {s.name} does not apply to {args.source}")
-    seeds = load(args.source, "train", args.data_dir, args.limit)
+            raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
+    seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    with folder_lock(out, "augmath augment"):
+        _claim_run_dir(out, config, args.replace)
+        out.mkdir(parents=True, exist_ok=True)
+        return _augment(args, out, config, strategies, seeds, started)
+
+
+def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float) -> int:
+    from augmath.engine import Request
+
     kind = "gsm8k" if args.source == "gsm8k" else "math"
     max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
-    write_json_atomic(out / "run.json", {"config": config, "seeds": len(seeds), "prompt_hashes": prompt_hashes,
-                                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    write_json_atomic(out / "run.json", {"config": config, "run_key": run_key(config), "seeds": len(seeds),
+                                         "prompt_hashes": prompt_hashes, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     tally = Tally([s.name for s in strategies])
     dropped: list[dict] = []
 
@@ -176,7 +215,11 @@ def run(args: argparse.Namespace) -> int:
               "failed_calls": failed,
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
-              "elapsed_s": round(time.time() - started, 1)}
+              "elapsed_s": round(time.time() - started, 1),
+              # written last: it names the run and the exact files it describes, so build can refuse a folder
+              # whose parts come from different runs (one cut between these writes)
+              "run_key": run_key(config),
+              "files": {name: sha256_file(out / name) for name in ("items.jsonl", "dropped.jsonl")}}
     write_json_atomic(out / "report.json", report)
     print(f"augment: {len(items)} items, {len(dropped)} dropped -> {out}", file=sys.stderr)
     for name, counts in report["strategies"].items():
