@@ -40,6 +40,8 @@ def read_rows(path: str) -> list[dict]:
             rows.append(row)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if not rows:
+        raise DataError(f"{path}: no rows to grade (the file is empty)")
     return rows
 
 
