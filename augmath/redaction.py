@@ -25,8 +25,10 @@ _URL_USERINFO = re.compile(r"(?i)\b(https?://)([^/\s@?#'\"<>]+)@")
 _URL_QUERY_CREDENTIAL = re.compile(  # the whole parameter name: api-key, x_api_key, access_token; not "author"
     r"(?i)([?&;](?:[\w.-]*[_.-])?(?:api-?key|key|token|secret|passw(?:or)?d|pwd|signature|sig|credentials?|auth)=)"
     r"([^&#\s'\"<>]+)")
-# Key-shaped strings (OpenAI / HF tokens, bearer headers) that an endpoint or proxy may echo in an error.
-_KEY_SHAPED = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{6,}|hf_[A-Za-z0-9]{20,})|Bearer\s+\S+")
+# Key-shaped strings an endpoint or proxy may echo in an error: OpenAI / HF tokens, a Bearer value, a Basic
+# value (base64 with a digit or +/=, so the words "Basic arithmetic" stay).
+_KEY_SHAPED = re.compile(r"\b(?:sk-[A-Za-z0-9_\-*]{6,}|hf_[A-Za-z0-9]{20,})|Bearer\s+\S+"
+                         r"|Basic\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}")
 
 
 def env_secrets() -> dict[str, str]:
