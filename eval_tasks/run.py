@@ -43,7 +43,8 @@ from augmath.benchmarks import BENCHMARKS
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
-from augmath.io import sha256_file
+from augmath.io import FolderBusy, folder_lock, sha256_file
+from augmath.process import die_with_parent
 from augmath.redaction import redact, redact_url, url_credentials
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
@@ -204,7 +205,7 @@ def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> Non
     and `tail -f` shows progress as it happens."""
     with open(log_path, "w", encoding="utf-8", buffering=1) as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", cwd=log_path.parent)
+                                errors="replace", cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
         for line in proc.stdout:
             log.write(line)
             if not quiet:
@@ -384,11 +385,12 @@ def evaluate_with_embedded_server(args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if args.backend == "endpoint" and args.base_url == "embedded":
-            results = evaluate_with_embedded_server(args)
-        else:
-            results = evaluate(args)
-    except (EvalError, EvalOutputError, ValueError, FileNotFoundError) as e:
+        with folder_lock(args.out, "augmath eval"):  # one evaluation per results folder at a time
+            if args.backend == "endpoint" and args.base_url == "embedded":
+                results = evaluate_with_embedded_server(args)
+            else:
+                results = evaluate(args)
+    except (EvalError, EvalOutputError, ValueError, FileNotFoundError, FolderBusy) as e:
         print(f"augmath eval: error: {redact(str(e))}", file=sys.stderr)
         return 2
     for name, t in results["tasks"].items():
