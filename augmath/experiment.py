@@ -28,6 +28,7 @@ from augmath.stages import Stage, StageError, is_done, resolve, run_stage
 from augmath.training.config import resolve_file
 
 LOCAL_BASES = ("embedded", "tiny")  # built by a stage; anything else is a model folder or Hub id
+ROLES = ("query", "response")  # generator roles: who writes the queries, who samples the paths
 
 
 @dataclass
@@ -38,7 +39,9 @@ class ExperimentConfig:
     name: str
     workdir: str
     data_dir: str | None = None
-    generator: dict[str, Any] = field(default_factory=dict, metadata={"schema": GeneratorSection})  # empty = embedded
+    # base_url / model for both roles, and optionally query: {base_url, model} / response: {base_url, model}
+    # overriding them per role (augmath.augment.endpoints); no URL at all = the embedded server
+    generator: dict[str, Any] = field(default_factory=dict, metadata={"schema": GeneratorSection})
     augment: list[dict[str, Any]] = field(default_factory=list, metadata={"schema": lambda: list[augment_entry()]})
     dataset: dict[str, Any] = field(default_factory=dict, metadata={"schema": DatasetSection})
     base_models: list[str] = field(default_factory=lambda: ["embedded"])
@@ -67,6 +70,10 @@ class ExperimentConfig:
         return cfg
 
 
+def _role(cfg: "ExperimentConfig", role: str) -> dict:
+    return cfg.generator.get(role) or {}
+
+
 def _base_stage(spec: str) -> Stage:
     def make(out: Path, deps: dict[str, Path]) -> None:
         if spec == "embedded":
@@ -92,6 +99,8 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                 argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
         if cfg.generator.get("model"):
             argv += ["--model", cfg.generator["model"]]
+        argv += [x for role in ROLES if _role(cfg, role).get("model") and f"{role}_model" not in a
+                 for x in (f"--{role}-model", _role(cfg, role)["model"])]
         stages.append(Stage(name, "augment", argv + data))
     runs = [s.name for s in stages]
     ds = cfg.dataset
@@ -101,6 +110,10 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                         deps=runs))
     tasks = ",".join(cfg.eval.get("tasks", ["gsm8k", "math500"]))
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
+    # The first profile's scores feed the fit, the transfer matrix and the report; the others are extra eval
+    # stages whose results.json (which names its profile) go into the report folder beside them.
+    profiles = cfg.eval.get("profiles", ["lenient"])
+    extra_evals: list[str] = []
     if cfg.eval.get("max_samples"):
         eval_args += ["--max-samples", str(cfg.eval["max_samples"])]
     recipe = str(resolve_file("recipes", cfg.train["recipe"]).resolve()) if cfg.train.get("recipe") else ""
@@ -124,9 +137,12 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                 trained.append((name, f"{{dep:{name}}}/model", [name]))
                 models.append(f"{{dep:{name}}}/model")
         for name, ref, deps in trained:
-            stages.append(Stage(f"eval-{name}", "eval", ["eval", "--model", ref, "--tasks", tasks,
-                                                         "--out", "{out}/results"] + eval_args + data, deps=deps))
-            evals.append(f"eval-{name}")
+            for i, profile in enumerate(profiles):
+                stage = f"eval-{name}" if i == 0 else f"eval-{name}-{profile}"
+                chosen = [] if profile == "lenient" else ["--profile", profile]
+                stages.append(Stage(stage, "eval", ["eval", "--model", ref, "--tasks", tasks, "--out",
+                                                    "{out}/results"] + eval_args + chosen + data, deps=deps))
+                (evals if i == 0 else extra_evals).append(stage)
     results = [f"{{dep:{e}}}/results" for e in evals]
     # The fit needs a data amount N per point; base models have none (they are the transfer matrix's first row).
     fitted = [e for e in evals if e.startswith("eval-train-")]
@@ -148,13 +164,13 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         # The report folder is the results repository: every eval's results.json + details beside the report,
         # and one results.json index (which also marks the folder as a results folder for `augmath push`).
         index = {}
-        for e in evals:
+        for e in evals + extra_evals:
             shutil.copytree(deps[e] / "results", out / "report" / "results" / e, dirs_exist_ok=True)
             index[e] = json.loads((deps[e] / "results" / "results.json").read_text())
         write_json_atomic(out / "report" / "results.json", {"experiment": cfg.name, "results": index})
         save_card(render_results_card(out / "report"), out / "report")
     stages.append(Stage("report", "python", ["report", cfg.name], deps=["build", "fit", "transfer", *runs, *evals,
-                                                                       *train_stages], func=report))
+                                                                       *extra_evals, *train_stages], func=report))
     org, dry = cfg.push.get("org", "augmath"), cfg.push.get("dry_run", True)
     pushes = [("build", "{dep:build}/dataset", f"{org}/{ds.get('name', cfg.name)}"),
               ("report", "{dep:report}/report", f"{org}/{cfg.name}-results")]
@@ -165,15 +181,25 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     return stages
 
 
+def _endpoint_argv(cfg: ExperimentConfig, server_url: str | None) -> list[str]:
+    """The augment stages' endpoint flags (not hashed: a server's port changes from run to run). A role with
+    no URL of its own uses generator.base_url, else the embedded server."""
+    shared = cfg.generator.get("base_url") or server_url
+    argv = ["--base-url", shared] if shared else []
+    for role in ROLES:
+        if _role(cfg, role).get("base_url"):
+            argv += [f"--{role}-base-url", _role(cfg, role)["base_url"]]
+    return argv
+
+
 @contextlib.contextmanager
 def _generator(cfg: ExperimentConfig, stages: list[Stage]):
-    """Start one embedded server for all augment stages still to run, unless the config names an endpoint."""
+    """Start one embedded server for all augment stages still to run, unless every role has an endpoint."""
     pending = [s for s in stages if s.kind == "augment" and not is_done(s) and "--no-llm" not in s.argv]
-    if cfg.generator.get("base_url"):
+    served = cfg.generator.get("base_url") or all(_role(cfg, role).get("base_url") for role in ROLES)
+    if served or not pending:
         for s in pending:
-            s.volatile_argv = ["--base-url", cfg.generator["base_url"]]
-        yield None
-    elif not pending:
+            s.volatile_argv = _endpoint_argv(cfg, None)
         yield None
     else:
         from augmath.engine import EmbeddedServer
@@ -181,7 +207,7 @@ def _generator(cfg: ExperimentConfig, stages: list[Stage]):
         with EmbeddedServer() as server:
             print(f"   embedded server: {server.base_url} ({server.model})", flush=True)
             for s in pending:
-                s.volatile_argv = ["--base-url", server.base_url]
+                s.volatile_argv = _endpoint_argv(cfg, server.base_url)
             yield server
 
 

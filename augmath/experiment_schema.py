@@ -18,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from augmath.io import DataError
 
@@ -26,9 +26,17 @@ MISSING = dataclasses.MISSING
 
 
 @dataclass
-class GeneratorSection:
-    base_url: str | None = None  # an OpenAI-compatible endpoint; none = the embedded server
+class GeneratorRole:
+    base_url: str | None = None
     model: str | None = None
+
+
+@dataclass
+class GeneratorSection:
+    base_url: str | None = None  # an OpenAI-compatible endpoint for both roles; none = the embedded server
+    model: str | None = None
+    query: GeneratorRole | None = None  # who writes the queries, overriding the above
+    response: GeneratorRole | None = None  # who samples the reasoning paths
 
 
 @dataclass
@@ -58,6 +66,7 @@ class EvalSection:
     max_samples: int | None = None
     include_base: bool = True
     args: list[str | int | float] = field(default_factory=list)  # extra `augmath eval` arguments
+    profiles: list[Literal["lenient", "paper"]] = field(default_factory=lambda: ["lenient"])  # the first feeds the fit
 
 
 @dataclass
@@ -71,7 +80,8 @@ class PushSection:
     dry_run: bool = True
 
 
-AUGMATH_SET = ("help", "out", "base_url", "data_dir")  # augment flags the experiment sets itself
+# augment flags the experiment sets itself (the endpoints from `generator:`, the data folder from `data_dir:`)
+AUGMATH_SET = ("help", "out", "base_url", "query_base_url", "response_base_url", "data_dir")
 SPELLED_OUT = ("strategies",)  # optional for `augmath augment`, required in an experiment's augment entry
 
 
@@ -147,6 +157,8 @@ def _check_value(value: Any, hint: Any, where: str) -> list[str]:
         if not isinstance(value, dict):
             return [f"{where}: expected a mapping (key: value), got {_show(value)}"]
         return _check_mapping(hint, value, where)
+    if origin is Literal:
+        return [] if value in args else [f"{where}: {value!r} is not one of {', '.join(map(str, args))}"]
     if origin is list:
         if not isinstance(value, list):
             return [f"{where}: expected {_describe(hint)}, got {_show(value)}"]
@@ -170,8 +182,10 @@ def _describe(hint: Any) -> str:
         return " or ".join(named) + (" (or null)" if type(None) in args else "")
     if origin is list:
         return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
-    if origin is dict:
+    if origin is dict or dataclasses.is_dataclass(hint):
         return "a mapping"
+    if origin is Literal:
+        return " / ".join(map(str, args))
     return {bool: "true/false", str: "a string", int: "an integer", float: "a number"}.get(hint, str(hint))
 
 
@@ -222,6 +236,8 @@ def check_meaning(raw: dict) -> list[str]:
             problems.append(f"augment[{i}].strategies: {', '.join(unfit)} do(es) not apply to {entry['source']}")
     if isinstance(raw.get("train"), dict):
         problems += _check_training(raw["train"])
+    if isinstance(raw.get("eval"), dict) and raw["eval"].get("profiles") == []:
+        problems.append("eval.profiles: needs at least one profile (lenient / paper)")
     tasks = (raw.get("eval") or {}).get("tasks") if isinstance(raw.get("eval"), dict) else None
     unknown = [t for t in tasks if t not in BENCHMARKS] if _typed(tasks, list[str]) else []
     if unknown:

@@ -41,10 +41,12 @@ from pathlib import Path
 
 from augmath.benchmarks import BENCHMARKS
 from augmath.eval_tasks import data as eval_data
+from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
 from augmath.io import FolderBusy, folder_lock, sha256_file
 from augmath.process import die_with_parent
+from augmath.prompts import TEMPLATES
 from augmath.redaction import redact, redact_url, url_credentials
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
@@ -198,6 +200,17 @@ def generation_parameters(args) -> dict:
     return params
 
 
+def check_profile(args, params: dict) -> None:
+    """--profile paper fixes what the paper fixed: greedy decoding and its generation sizes."""
+    if args.profile != "paper":
+        return
+    if args.max_new_tokens is not None:
+        raise EvalError(f"--profile paper sets the generation size ({profiles.PAPER_MAX_NEW_TOKENS} new tokens for "
+                        "word problems, as the paper's test.py); drop --max-new-tokens or use --profile lenient")
+    if args.maj_k == 1 and params["temperature"] != 0:
+        raise EvalError("--profile paper decodes greedily; drop --temperature (or use --maj-k K for sampled maj@k)")
+
+
 def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> None:
     """Run lighteval, teeing its output to log_path (and stderr unless quiet); EvalError on failure.
 
@@ -228,7 +241,8 @@ def evaluate(args) -> dict:
     params = generation_parameters(args)
     if args.maj_k > 1 and params["temperature"] == 0:
         raise EvalError("--maj-k > 1 needs sampling: pass --temperature > 0")
-    header: dict = {"backend": args.backend}
+    check_profile(args, params)
+    header: dict = {"backend": args.backend, "profile": args.profile}
     api_key = os.environ.get("OPENAI_API_KEY") or None
     if args.backend == "endpoint":
         base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -256,7 +270,8 @@ def evaluate(args) -> dict:
 
     folders = {n: str(eval_data.prepare(n, data_dir=args.data_dir)) for n in names}
     ensure_tiny_benchmarks_stub()
-    child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens}
+    child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens,
+                      "profile": args.profile}
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
     env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
@@ -266,7 +281,11 @@ def evaluate(args) -> dict:
         common += ["--max-samples", str(args.max_samples)]
     throwaway = None
     settings = {"template": args.template, "fewshot": args.fewshot, "max_samples": args.max_samples,
-                "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens, "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
+                "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens,
+                "profile": args.profile,
+                "generation_size": {n: profiles.generation_size(BENCHMARKS[n].kind, BENCHMARKS[n].max_new_tokens,
+                                                                child_settings) for n in names},
+                "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
     if args.backend == "endpoint":
         # The durable request log sits outside the wiped lighteval/ folder: --resume reuses its finished answers
         # (same model name, prompt and sampling settings); without --resume every run starts a fresh one.
@@ -350,7 +369,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
                                                     "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
     p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
-    p.add_argument("--template", default="alpaca", choices=("alpaca", "chat"), help="prompt template (default alpaca)")
+    p.add_argument("--template", default="alpaca", choices=TEMPLATES,
+                   help="prompt template (augmath.prompts; default alpaca; alpaca-input: the paper's Instruction/Input "
+                        "split of multi-line queries, as its training code)")
+    p.add_argument("--profile", default="lenient", choices=profiles.PROFILES,
+                   help="lenient (default): augmath's extraction and generation sizes; paper: greedy, 256 new tokens "
+                        "for word problems, official scoring (the number after '#### ' only, MATH the last \\boxed{})")
     p.add_argument("--maj-k", type=int, default=1, help="also report maj@k over k sampled generations")
     p.add_argument("--temperature", type=float, default=None, help="default 0 (greedy); 0.7 with --maj-k > 1")
     p.add_argument("--top-p", type=float, default=None)
@@ -395,6 +419,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name, t in results["tasks"].items():
         maj = f"  maj@{t['k']} {t['maj@k']:.4f}" if "k" in t else ""
-        print(f"{name:8s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}){maj}")
+        print(f"{name:8s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}, {t['profile']} profile){maj}")
     print(f"results: {Path(args.out) / 'results.json'}")
     return 0

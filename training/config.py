@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from augmath.io import DataError, read_yaml
+from augmath.prompts import TEMPLATES
 
 REQUIRED = ("model_name_or_path", "dataset", "output_dir")
 # Keys that may differ between a killed run and the command that resumes it (they do not change the maths).
@@ -45,7 +46,7 @@ class SFTConfig:
     dataset_split: str = "train"
     dataset_revision: str | None = None
     num_samples: int | None = None  # N: the first N rows (D_N, nested); with a mixture, N split by weight
-    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | chat (the tokenizer's chat template)
+    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | alpaca-input (the paper's train.py) | chat
     max_length: int = 512
     overlong: str = "truncate"  # truncate | drop: examples longer than max_length (counted either way)
     # --- batching ---
@@ -88,7 +89,7 @@ class SFTConfig:
 CHOICES = {
     "torch_dtype": ("float32", "bfloat16", "float16", "auto"),
     "mixed_precision": (None, "no", "bf16", "fp16"),
-    "prompt_template": ("alpaca", "chat"),
+    "prompt_template": TEMPLATES,
     "overlong": ("truncate", "drop"),
     "batching": ("packed", "padded"),
     "packed_attention": ("varlen", "mask"),
