@@ -149,6 +149,9 @@ def _check_value(value: Any, hint: Any, where: str) -> list[str]:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return []
+        mapping = next((a for a in args if dataclasses.is_dataclass(a)), None)
+        if mapping is not None and isinstance(value, dict):  # name the wrong key inside, not the whole mapping
+            return _check_mapping(mapping, value, where)
         for option in (a for a in args if a is not type(None)):
             if not _check_value(value, option, where):
                 return []
