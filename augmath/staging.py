@@ -20,7 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from augmath.cards.model import TRAIN_FILE, render_model_card, training_dtype, training_record, weights_dtype
+from augmath.cards.model import (EVAL_FILE, TRAIN_FILE, base_ref, dataset_ref, display_name, is_rate, metrics,
+                                 render_model_card, training_dtype, training_record, weights_dtype)
 from augmath.io import read_json, write_json_atomic
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -91,8 +92,6 @@ def published_record(record: dict, repo_id: str) -> dict:
     """augmath_train.json as uploaded: every local path replaced by what it is on the Hub (the base model's and the
     dataset's repo ids, this repo for the output) or, for something not on the Hub, by its folder name; so the
     recorded recipe re-runs from the Hub as it stands."""
-    from augmath.cards.model import base_ref, dataset_ref
-
     out = json.loads(json.dumps(record))
     recipe, base, data = out["recipe"], base_ref(record), dataset_ref(record["dataset"])
     recipe["model_name_or_path"] = out["base_model"]["name_or_path"] = out["base_model"]["resolved"] = base["name"]
@@ -126,21 +125,13 @@ def stage_folder(folder: Path, kind: str, repo_id: str, dest: Path, files: list[
     return Staged(dest, weights)
 
 
-def _display(benchmark: str) -> str:
-    from augmath.benchmarks import BENCHMARKS
-
-    return BENCHMARKS[benchmark].display if benchmark in BENCHMARKS else benchmark
-
-
 def _score(display: str, metric: str, value: float, n) -> str:
-    shown = f"{value:.1%}" if metric == "accuracy" or metric.startswith("maj@") else f"{value:.4f}"
+    shown = f"{value:.1%}" if is_rate(metric) else f"{value:.4f}"
     return f"{display} {metric} {shown}" + (f" (n={n})" if n else "")
 
 
 def commit_message(kind: str, folder: Path, repo_id: str, tag: str | None, weights: dict | None) -> str:
     """`augmath: <artifact> <name> <version> (<key numbers>)`, from the staged files; never a local path."""
-    from augmath.cards.model import EVAL_FILE, base_ref, dataset_ref, metrics
-
     name, facts = repo_id.split("/", 1)[1], []
     if kind == "dataset":
         manifest = read_json(folder / "manifest.json")
@@ -160,7 +151,8 @@ def commit_message(kind: str, folder: Path, repo_id: str, tag: str | None, weigh
             facts.append(f"SFT of {base_ref(record)['name']} on {where} {ds.get('config') or 'mixture'} "
                          f"N={ds['num_samples']:,}")
         evals = read_json(folder / EVAL_FILE) if (folder / EVAL_FILE).is_file() else {}
-        facts += [_score(_display(b), m, v, r.get("n")) for b, r in evals.items() for m, v in metrics(r).items()]
+        facts += [_score(display_name(b), m, v, r.get("n")) for b, r in evals.items()
+                  for m, v in metrics(r).items()]
         if weights and weights.get("dtype"):
             facts.append(f"{weights['dtype']} weights")
     else:
@@ -174,5 +166,5 @@ def commit_message(kind: str, folder: Path, repo_id: str, tag: str | None, weigh
             for b, r in (run.get("tasks") or {}).items():
                 if "accuracy" in r:
                     best[b] = max(best.get(b, 0.0), float(r["accuracy"]))
-        facts += [f"best {_display(b)} accuracy {v:.1%}" for b, v in best.items()]
+        facts += [f"best {display_name(b)} accuracy {v:.1%}" for b, v in best.items()]
     return f"augmath: {kind} {name}{' ' + tag if tag else ''}" + (f" ({'; '.join(facts)})" if facts else "")

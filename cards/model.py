@@ -97,6 +97,15 @@ def metrics(entry: dict) -> dict[str, float]:
             and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
+def display_name(benchmark: str) -> str:
+    return BENCHMARKS[benchmark].display if benchmark in BENCHMARKS else benchmark
+
+
+def is_rate(metric: str) -> bool:
+    """Shown as a percentage (accuracy, maj@k); other scores (bits per byte...) as plain numbers."""
+    return metric == "accuracy" or metric.startswith("maj@")
+
+
 def metric_stderr(entry: dict, metric: str) -> float | None:
     return entry.get("stderr" if metric == "accuracy" else f"{metric}_stderr")
 
@@ -147,8 +156,8 @@ def render_model_card(model_dir: str | os.PathLike, *, repo_id: str | None = Non
         tags=["augmath", "mugglemath", "math", "sft", "accelerate"] + (["peft", "lora"] if recipe["use_peft"] else []),
         eval_results=_eval_results(evals) or None,
     )
-    table = [{"benchmark": BENCHMARKS[n].display if n in BENCHMARKS else n, "metric": m, "value": v,
-              "percent": m == "accuracy" or m.startswith("maj@"), "stderr": metric_stderr(r, m), "n": r.get("n"),
+    table = [{"benchmark": display_name(n), "metric": m, "value": v,
+              "percent": is_rate(m), "stderr": metric_stderr(r, m), "n": r.get("n"),
               "profile": _settings(r)[0], "template": _settings(r)[1] or "—"}
              for n, r in evals.items() for m, v in metrics(r).items()]
     demo = DEMO_NOTE if train["base_model"].get("demo") else None
