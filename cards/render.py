@@ -24,6 +24,8 @@ _KINDS: dict[str, tuple[type[RepoCard], type[CardData]]] = {
     "results": (DatasetCard, DatasetCardData),  # results repos are dataset repos on the Hub
 }
 SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
+# A Hub repository id, ORG/NAME: how every card names another artifact.
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def template_path(name: str) -> Path:
