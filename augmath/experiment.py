@@ -7,6 +7,8 @@ Stages, each an ordinary `augmath` command (augmath/stages.py says how they are 
   augment (per source) -> build -> base model -> train (per config x data amount) -> eval (per model)
   -> fit -> transfer -> report -> push (dry run unless push.dry_run is false)
 Re-running the same command after a crash skips finished stages and resumes the one that was cut.
+Every artifact's Hub repo id is fixed by the config before anything runs (`hub_repos`), so each card names the
+others as they will be on the Hub; each push stage keeps what it sends in its folder (push.json, repo/).
 """
 
 from __future__ import annotations
@@ -87,8 +89,20 @@ def _base_stage(spec: str) -> Stage:
     return Stage(f"base-{spec}", "python", ["base-model", spec], func=make)
 
 
+def hub_repos(cfg: ExperimentConfig) -> dict[str, str]:
+    """Where everything is pushed (push.org): the dataset, the results, and one model repo per train stage
+    (looked up by stage name with `model_repo`)."""
+    org = cfg.push.get("org", "augmath")
+    return {"org": org, "dataset": f"{org}/{cfg.dataset.get('name', cfg.name)}", "results": f"{org}/{cfg.name}-results"}
+
+
+def model_repo(cfg: ExperimentConfig, train_stage: str) -> str:
+    return f"{hub_repos(cfg)['org']}/{cfg.name}-{train_stage.removeprefix('train-')}"
+
+
 def plan(cfg: ExperimentConfig) -> list[Stage]:
     data = ["--data-dir", cfg.data_dir] if cfg.data_dir else []
+    repos = hub_repos(cfg)
     stages: list[Stage] = []
     for a in cfg.augment:
         name = f"augment-{a.get('name', a['source'])}"
@@ -106,7 +120,8 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     ds = cfg.dataset
     stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/{r}" for r in runs], "--out", "{out}/dataset",
                                            "--name", str(ds.get("name", cfg.name)), "--version",
-                                           str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0))] + data,
+                                           str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0)),
+                                           "--repo-id", repos["dataset"]] + data,
                         deps=runs))
     tasks = ",".join(cfg.eval.get("tasks", ["gsm8k", "math500"]))
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
@@ -118,6 +133,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         eval_args += ["--max-samples", str(cfg.eval["max_samples"])]
     recipe = str(resolve_file("recipes", cfg.train["recipe"]).resolve()) if cfg.train.get("recipe") else ""
     evals, models = [], []
+    evals_of: dict[str, list[str]] = {}  # model stage -> its eval stages, one per profile
     for base in cfg.base_models:
         if base in LOCAL_BASES:
             stages.append(_base_stage(base))
@@ -131,7 +147,8 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
             for n in run["amounts"]:
                 name = f"train-{tag}-{run['config']}-{n}"
                 argv = ["train", recipe, "--model_name_or_path", base_ref, "--dataset", "{dep:build}/dataset",
-                        "--dataset_config", run["config"], "--num_samples", str(n), "--output_dir", "{out}/model"]
+                        "--dataset_config", run["config"], "--num_samples", str(n), "--output_dir", "{out}/model",
+                        "--hub_model_id", model_repo(cfg, name)]
                 argv += [x for k, v in overrides.items() for x in (f"--{k}", str(v))]
                 stages.append(Stage(name, "train", argv, deps=["build", *base_deps]))
                 trained.append((name, f"{{dep:{name}}}/model", [name]))
@@ -143,6 +160,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                 stages.append(Stage(stage, "eval", ["eval", "--model", ref, "--tasks", tasks, "--out",
                                                     "{out}/results"] + eval_args + chosen + data, deps=deps))
                 (evals if i == 0 else extra_evals).append(stage)
+                evals_of.setdefault(name, []).append(stage)
     results = [f"{{dep:{e}}}/results" for e in evals]
     # The fit needs a data amount N per point; base models have none (they are the transfer matrix's first row).
     fitted = [e for e in evals if e.startswith("eval-train-")]
@@ -152,32 +170,45 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     stages.append(Stage("transfer", "transfer", ["transfer", *results, "--out", "{out}/transfer"], deps=evals))
     train_stages = [s.name for s in stages if s.kind == "train"]
 
+    base_stages = [s.name for s in stages if s.kind == "python" and s.name.startswith("base-")]
+
     def report(out: Path, deps: dict[str, Path]) -> None:
         from augmath.analysis import render_results_card, write_report
         from augmath.cards import save_card
+        from augmath.models import EMBEDDED_SOURCE
 
-        write_report(out / "report", [deps[e] / "results" for e in evals], fit_dir=deps["fit"] / "fit",
-                     transfer_dir=deps["transfer"] / "transfer", run_dirs=[deps[r] / r for r in runs],
-                     dataset_dir=deps["build"] / "dataset", model_dirs=[deps[t] / "model" for t in train_stages],
-                     title=f"augmath experiment: {cfg.name}", html=True,
-                     demo=True if "embedded" in cfg.base_models else None)  # the 135M model: plumbing only
         # The report folder is the results repository: every eval's results.json + details beside the report,
         # and one results.json index (which also marks the folder as a results folder for `augmath push`).
         index = {}
         for e in evals + extra_evals:
             shutil.copytree(deps[e] / "results", out / "report" / "results" / e, dirs_exist_ok=True)
             index[e] = json.loads((deps[e] / "results" / "results.json").read_text())
-        write_json_atomic(out / "report" / "results.json", {"experiment": cfg.name, "results": index})
-        save_card(render_results_card(out / "report"), out / "report")
+        # What each local folder is on the Hub, so the report and its card name nothing by a local path.
+        published = {deps["build"] / "dataset": f"{repos['dataset']}@v{ds.get('version', '0.1.0')}",
+                     **{deps[t] / "model": model_repo(cfg, t) for t in train_stages},
+                     **{deps[b] / "model": EMBEDDED_SOURCE if b == "base-embedded" else "augmath.tiny random Llama"
+                        for b in base_stages}}
+        write_report(out / "report", [out / "report" / "results" / e for e in evals], fit_dir=deps["fit"] / "fit",
+                     transfer_dir=deps["transfer"] / "transfer", run_dirs=[deps[r] / r for r in runs],
+                     dataset_dir=deps["build"] / "dataset", model_dirs=[deps[t] / "model" for t in train_stages],
+                     title=f"augmath experiment: {cfg.name}", html=True, published=published,
+                     demo=True if "embedded" in cfg.base_models else None)  # the 135M model: plumbing only
+        models = {e: model_repo(cfg, e.removeprefix("eval-")) for e in evals if e.startswith("eval-train-")}
+        write_json_atomic(out / "report" / "results.json", {
+            "experiment": cfg.name, "published": {"dataset": published[deps["build"] / "dataset"], "models": models},
+            "results": index})
+        save_card(render_results_card(out / "report", repo_id=repos["results"]), out / "report")
     stages.append(Stage("report", "python", ["report", cfg.name], deps=["build", "fit", "transfer", *runs, *evals,
-                                                                       *extra_evals, *train_stages], func=report))
-    org, dry = cfg.push.get("org", "augmath"), cfg.push.get("dry_run", True)
-    pushes = [("build", "{dep:build}/dataset", f"{org}/{ds.get('name', cfg.name)}"),
-              ("report", "{dep:report}/report", f"{org}/{cfg.name}-results")]
-    pushes += [(t, f"{{dep:{t}}}/model", f"{org}/{cfg.name}-{t.removeprefix('train-')}") for t in train_stages]
-    for dep, folder, repo_id in pushes:
-        stages.append(Stage(f"push-{dep}", "push", ["push", folder, "--repo-id", repo_id] + (["--dry-run"] if dry else []),
-                            deps=[dep]))
+                                                                       *extra_evals, *train_stages, *base_stages], func=report))
+    dry, dtype = cfg.push.get("dry_run", True), cfg.push.get("dtype")
+    pushes = [("build", "{dep:build}/dataset", repos["dataset"], ["build"]),
+              ("report", "{dep:report}/report", repos["results"], ["report"])]
+    # A model is pushed after its evaluations (every profile), which wrote the scores into its card.
+    pushes += [(t, f"{{dep:{t}}}/model", model_repo(cfg, t), [t] + evals_of.get(t, [])) for t in train_stages]
+    for dep, folder, repo_id, deps in pushes:
+        argv = ["push", folder, "--repo-id", repo_id, "--stage", "{out}"] + (["--dry-run"] if dry else [])
+        argv += ["--dtype", str(dtype)] if dtype and dep in train_stages else []
+        stages.append(Stage(f"push-{dep}", "push", argv, deps=deps))
     return stages
 
 

@@ -78,6 +78,7 @@ class FitSection:
 class PushSection:
     org: str = "augmath"
     dry_run: bool = True
+    dtype: str | None = None  # of the uploaded model weights (`augmath push --dtype`); None = as trained
 
 
 # augment flags the experiment sets itself (the endpoints from `generator:`, the data folder from `data_dir:`)
@@ -245,6 +246,12 @@ def check_meaning(raw: dict) -> list[str]:
     unknown = [t for t in tasks if t not in BENCHMARKS] if _typed(tasks, list[str]) else []
     if unknown:
         problems.append(f"eval.tasks: unknown task(s) {', '.join(unknown)}; valid: {', '.join(BENCHMARKS)}")
+    dtype = raw["push"].get("dtype") if isinstance(raw.get("push"), dict) else None
+    if isinstance(dtype, str):
+        from augmath.staging import DTYPES
+
+        if dtype not in DTYPES:
+            problems.append(f"push.dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
     data_dir = raw.get("data_dir")
     if isinstance(data_dir, str) and data_dir != "packaged" and not Path(data_dir).expanduser().is_dir():
         problems.append(f"data_dir: {data_dir} is not a folder (give a folder laid out like ../shared/data, "

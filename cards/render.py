@@ -9,6 +9,7 @@ Secrets are scrubbed from every rendered card as a last line of defence.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ _KINDS: dict[str, tuple[type[RepoCard], type[CardData]]] = {
     "model": (ModelCard, ModelCardData),
     "results": (DatasetCard, DatasetCardData),  # results repos are dataset repos on the Hub
 }
+# A Hub repository id, ORG/NAME: how every card names another artifact.
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def template_path(name: str) -> Path:

@@ -35,7 +35,7 @@ import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
-from augmath.cards import render_dataset_card, save_card
+from augmath.cards import REPO_ID_RE, dataset_summary, render_dataset_card, save_card
 from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, scan_runs, sort_key
 from augmath.io import DataError, FolderBusy, folder_lock, read_json_object, sha256_file
 from augmath.redaction import secrets_in_folder
@@ -216,20 +216,24 @@ def _check_replace(out: Path, manifest: dict) -> None:
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str = "augmath",
-          version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None) -> dict:
-    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing."""
+          version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None,
+          repo_id: str | None = None) -> dict:
+    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing.
+    repo_id: the Hub repository it will be pushed to (the card's loading code names it; `augmath push` checks it)."""
     if not VERSION_RE.match(version):
         raise BuildError(f"--version {version!r} is not X.Y.Z (e.g. 1.0.0)")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
         raise BuildError(f"--name {name!r} is not a valid Hub repository name")
     if not run_dirs:
         raise BuildError("no run folders given")
+    if repo_id is not None and not REPO_ID_RE.match(repo_id):
+        raise BuildError(f"--repo-id {repo_id!r} is not ORG/NAME")
     out = Path(out).resolve()
     runs, index, stats, seeds = scan_runs(run_dirs, seed)
     specs = plan_configs(index.groups)
     with folder_lock(out, "augmath build"):
         remove_stale_builds(out)
-        return _write_dataset(out, runs, index, stats, seeds, specs, name, version, seed, data_dir)
+        return _write_dataset(out, runs, index, stats, seeds, specs, name, version, seed, data_dir, repo_id)
 
 
 def remove_stale_builds(out: Path) -> None:
@@ -245,7 +249,7 @@ def remove_stale_builds(out: Path) -> None:
 
 
 def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, stats: dict, seeds: dict,
-                   specs: list[ConfigSpec], name: str, version: str, seed: int, data_dir) -> dict:
+                   specs: list[ConfigSpec], name: str, version: str, seed: int, data_dir, repo_id: str | None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir)
@@ -255,12 +259,13 @@ def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, stats: dic
         nbytes = {s.name: writers[s.name].nbytes for s in specs}
         card = render_dataset_card(name=name, version=version, seed=seed, specs=specs, rows=rows, nbytes=nbytes,
                                    sizes={s.name: subset_sizes(rows[s.name]) for s in specs},
-                                   features=FEATURES, runs=runs, stats=stats)
+                                   features=FEATURES, runs=runs, stats=stats, repo_id=repo_id)
         save_card(card, tmp)
         files = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
         row_of_file = {s.path: rows[s.name] for s in specs}
         manifest = {
-            "kind": "dataset", "name": name, "version": version, "seed": seed,
+            "kind": "dataset", "name": name, "version": version, "seed": seed, "repo_id": repo_id,
+            "summary": dataset_summary(rows, runs, stats),
             "order": "each config sorted by sha256(f'{seed}/{id}'); its first N rows are the subset D_N",
             "built_with": {"augmath": _augmath_version(), "datasets": datasets.__version__, "pyarrow": pa.__version__},
             "configs": {s.name: {"kind": s.kind, "file": s.path, "rows": rows[s.name], "sources": list(s.sources),
@@ -334,6 +339,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="augmath", help="dataset name used in the card (default: augmath)")
     p.add_argument("--version", default="1.0.0", help="dataset version X.Y.Z, in card + manifest (default 1.0.0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
+    p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
                    help="benchmark folder for the original seeds (default $AUGMATH_DATA_DIR, else the Hub)")
 
@@ -341,7 +347,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
-        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir)
+        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id)
     except (BuildError, DataError, FileNotFoundError, FolderBusy) as e:
         print(f"augmath build: error: {e}", file=sys.stderr)
         return 2

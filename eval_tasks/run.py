@@ -135,7 +135,7 @@ def weights_sha256(folder: str | os.PathLike) -> str:
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
         rel = path.relative_to(root)
-        if rel.parts[0].startswith(".") or rel.name == "augmath_train.json":
+        if rel.parts[0].startswith(".") or rel.name in ("augmath_train.json", "augmath_eval.json"):
             continue
         h.update(str(rel).encode() + b"\0")
         sha256_file(path, hasher=h)
@@ -332,7 +332,13 @@ def evaluate(args) -> dict:
         settings=settings, tasks_module=TASKS_MODULE,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    return write_results_folder(out, work, names, args.maj_k, header)
+    results = write_results_folder(out, work, names, args.maj_k, header)
+    if args.backend != "endpoint" and is_local and not args.no_card:
+        from augmath.cards.model import add_eval_results, training_record
+
+        if training_record(model):  # a folder `augmath train` wrote: its card carries its scores
+            print(f"model card updated: {add_eval_results(model, results)}", file=sys.stderr)
+    return results
 
 
 def model_config(args, model_name: str, params: dict, cache_dir: Path | None) -> dict:
@@ -390,6 +396,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="endpoint backend: reuse the answers a cut-off earlier run into the same --out logged in "
                         "OUT/requests.jsonl (same model name, prompts and settings); only the rest are requested")
     p.add_argument("--quiet", action="store_true", help="keep lighteval's output in OUT/lighteval/lighteval.log only")
+    p.add_argument("--no-card", action="store_true",
+                   help="leave the model folder untouched (by default the results go into the card and "
+                        "augmath_eval.json of a folder written by `augmath train`)")
 
 
 def evaluate_with_embedded_server(args) -> dict:

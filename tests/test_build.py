@@ -124,7 +124,11 @@ def test_card_says_what_it_is_and_how_to_load_it(built, runs):
         assert f"`{prompt_hash}`" in text
     for run in manifest["inputs"]:
         assert run["items_sha256"][:16] in text
-    assert "decontamination.flagged | 0" in text and "dropped.total | 4" in text
+    assert "dropped.total | 4" in text
+    for run in ("run-gsm8k", "run-math"):  # decontamination has its own table: sets, rows checked, removed, rate
+        checked = json.loads((out / "runs" / run / "report.json").read_text())["decontamination"]["checked"]
+        assert f"| `{run}` | gsm8k/test, math/test, svamp/test | — | {checked:,} | 0 | 0.00 |" in text
+    assert manifest["summary"]["verified_rate"] == 1.0 and manifest["summary"]["decontamination"]["removed"] == 0
     assert "| `gsm8k-reverse` | 56 | 56 | 100.0 | 1.000 | exact (56) |" in text
     assert 'take_subset("<org>/augmath"' in text
     # the runs' provenance travels with the dataset, byte for byte

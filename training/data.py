@@ -173,9 +173,19 @@ def load_rows(cfg) -> tuple[list[dict[str, str]], dict[str, Any]]:
         "id": cfg.dataset, "config": cfg.dataset_config, "mixture": cfg.dataset_mixture,
         "rows_per_config": {str(c): len(d) for c, d in parts}, "split": cfg.dataset_split,
         "revision": cfg.dataset_revision or _local_version(cfg.dataset), "num_samples": len(rows),
-        "rows_sha256": digest,
+        "rows_sha256": digest, **_published_as(cfg.dataset),
     }
     return rows, provenance
+
+
+def _published_as(dataset: str) -> dict[str, str]:
+    """A local folder built for a Hub repo (`augmath build --repo-id`): its repo id and version tag, so the model
+    card names the training data as users will load it."""
+    manifest = Path(dataset) / "manifest.json"
+    data = json.loads(manifest.read_bytes()) if manifest.is_file() else {}
+    if not data.get("repo_id"):
+        return {}
+    return {"hub_id": data["repo_id"], "hub_revision": f"v{data['version']}"}
 
 
 def _local_version(dataset: str) -> str | None:
