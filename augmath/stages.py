@@ -98,7 +98,8 @@ def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
         log_path = log_dir / f"{st.name}.log"
         env = {**os.environ, **st.env}
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"\n$ augmath {redact(' '.join(argv[3:]))}\n")  # keys come from the environment; a URL's are masked
+            # Keys come from the environment, never argv; a URL's credentials are masked.
+            log.write(f"\n$ augmath {redact(' '.join(argv[3:]))}\n")
             log.flush()
             # The stage dies with the runner: a kill -9 of `augmath experiment` leaves no stage running on.
             proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent)

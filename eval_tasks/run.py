@@ -122,8 +122,8 @@ def endpoint_models(base_url: str, api_key: str | None, timeout: float = 10.0) -
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
         reason = redact(str(reason), *url_credentials(base_url))  # urllib may quote the URL's user-info back
-        raise EvalError(f"endpoint {redact_url(base_url)} is unreachable ({reason}); start one with `augmath serve` "
-                        "or pass --base-url") from None
+        raise EvalError(f"endpoint {redact_url(base_url)} is unreachable ({reason}); start one with "
+                        "`augmath serve` or pass --base-url") from None
     return [m.get("id") for m in body.get("data", []) if isinstance(m, dict) and m.get("id")]
 
 

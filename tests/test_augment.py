@@ -82,7 +82,8 @@ def test_wrong_source_or_strategy_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "n").exists()
     augment(tmp_path / "g", "--source", "gsm8k", "--strategies", "numbers", "--no-llm", "--skip-decontam",
             "--limit", "2")
-    assert main(["augment", "--out", str(tmp_path / "g"), "--source", "math", "--data-dir", "packaged", "--no-llm"]) == 2
+    assert main(["augment", "--out", str(tmp_path / "g"), "--source", "math", "--data-dir", "packaged",
+                 "--no-llm"]) == 2
     assert "holds a run with other settings (" in capsys.readouterr().err
 
 

@@ -74,7 +74,8 @@ def augment(tmp: Path, fault: str):
     real = Path(os.environ["AUGMATH_DATA_DIR"]) / "gsm8k" / "train.jsonl.gz"
     lines = gzip.decompress(real.read_bytes()).splitlines(keepends=True)
     row = json.loads(lines[4])
-    bad = {"malformed": lines[4][:40] + b"\n", "missing field": json.dumps({"question": row["question"]}).encode() + b"\n",
+    bad = {"malformed": lines[4][:40] + b"\n",
+           "missing field": json.dumps({"question": row["question"]}).encode() + b"\n",
            "wrong type": json.dumps({**row, "question": 5}).encode() + b"\n",
            "not UTF-8": lines[4].replace(b"Weng", BAD_BYTE, 1) if b"Weng" in lines[4] else BAD_BYTE + lines[4]}
     inp = tmp / "data" / "gsm8k" / "train.jsonl.gz"
@@ -103,7 +104,8 @@ def build(tmp: Path, fault: str):
         (run / "run.json").write_text('{"source": "gsm8k",\n', encoding="utf-8")
         return ["build", str(run), "--out", str(tmp / "ds"), "--data-dir", "packaged"], run / "run.json", 2
     _lines(items, [] if fault == "empty" else lines[:2] + [bad[fault]] + lines[3:])
-    return ["build", str(run), "--out", str(tmp / "ds"), "--data-dir", "packaged"], items, None if fault == "empty" else 3
+    argv = ["build", str(run), "--out", str(tmp / "ds"), "--data-dir", "packaged"]
+    return argv, items, None if fault == "empty" else 3
 
 
 def train(tmp: Path, fault: str):

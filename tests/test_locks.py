@@ -68,6 +68,14 @@ def test_other_settings_are_refused_unless_replace_and_the_folder_describes_one_
     assert run["config"]["limit"] == 4 and report["seeds"] == 4 and report["run_key"] == run["run_key"]
     assert {i["seed_id"] for i in items} <= {f"gsm8k/train/{k}" for k in range(4)}
     assert main([*EXACT[:-1], "4", "--out", str(out)]) == 0  # the same settings again: resumed, not refused
+    # A run made before a setting existed: the setting at its default is the old behaviour, so it resumes.
+    run = json.loads((out / "run.json").read_text())
+    old = {k: v for k, v in run["config"].items() if k not in ("path_selection", "keep_paths", "limit")}
+    (out / "run.json").write_text(json.dumps({**run, "config": old}))
+    assert main([*EXACT[:-2], "--out", str(out)]) == 0  # no --limit: the default, as the old run had
+    (out / "run.json").write_text(json.dumps({**run, "config": old}))
+    assert main([*EXACT[:-1], "4", "--out", str(out)]) == 2  # --limit 4 is not what that run did
+    assert "(limit None -> 4)" in capsys.readouterr().err
 
 
 def test_build_refuses_a_run_folder_whose_parts_describe_different_runs(tmp_path, capsys):
@@ -115,7 +123,8 @@ def test_generate_validates_locally(tmp_path, capsys):
     """Bad rows never reach the server: checked before any call (the full table is in test_bad_inputs.py)."""
     rows = tmp_path / "in.jsonl"
     rows.write_text(json.dumps({"messages": [{"role": "robot", "content": "hi"}]}) + "\n")
-    assert main(["generate", str(rows), "--out", str(tmp_path / "log.jsonl"), "--base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert main(["generate", str(rows), "--out", str(tmp_path / "log.jsonl"),
+                 "--base-url", "http://127.0.0.1:9/v1"]) == 2
     assert "messages[0].role' is 'robot'" in capsys.readouterr().err and not (tmp_path / "log.jsonl").exists()
 
 

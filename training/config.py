@@ -156,7 +156,8 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
         try:
             out[key] = yaml.safe_load(value) if value != "" else ""
         except yaml.YAMLError as e:
-            raise RecipeError(f"command line: --{key} {value!r} is not a valid value ({getattr(e, 'problem', e)})") from None
+            raise RecipeError(f"command line: --{key} {value!r} is not a valid value "
+                              f"({getattr(e, 'problem', e)})") from None
     return out
 
 

@@ -105,7 +105,12 @@ def _claim_run_dir(out: Path, config: dict, replace: bool) -> None:
     old = read_json_object(previous).get("config", {})
     if not isinstance(old, dict):
         raise DataError(f"{previous}: field 'config' should be an object")
-    differ = sorted(k for k in set(old) | set(config) if k not in NOT_SETTINGS and old.get(k) != config.get(k))
+    # A setting added after that run was made counts as equal when it has its default (the old behaviour).
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    defaults = {a.dest: a.default for a in parser._actions}
+    differ = sorted(k for k in set(old) | set(config)
+                    if k not in NOT_SETTINGS and old.get(k, defaults.get(k)) != config.get(k))
     if not differ:
         return
     if not replace:
