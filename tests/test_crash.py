@@ -186,7 +186,8 @@ def _wait_for_step(model: Path, proc: subprocess.Popen, step: int, killer: Kille
 
 
 @pytest.mark.slow
-def test_kill9_of_train_takes_the_launcher_and_trainer_with_it_and_the_folder_is_locked(tmp_path, killer):
+def test_kill9_of_train_takes_the_launcher_and_trainer_with_it_and_the_folder_is_locked(tmp_path, killer,
+                                                                                        monkeypatch):
     from augmath.dataset_builders.build import build
     from augmath.tiny import make_tiny_llama
 
@@ -196,6 +197,8 @@ def test_kill9_of_train_takes_the_launcher_and_trainer_with_it_and_the_folder_is
     build([tmp_path / "runs" / "run-gsm8k"], tmp_path / "ds", data_dir="packaged")
     make_tiny_llama(tmp_path / "base")
     model = tmp_path / "model"
+    token = "hf_" + "TrainEnvSecret" * 3  # the model folder and its card must never hold it (tests/test_secrets.py)
+    monkeypatch.setenv("HF_TOKEN", token)
     train = _cli("train", "cpu_tiny", "--model_name_or_path", tmp_path / "base", "--dataset", tmp_path / "ds",
                  "--dataset_config", "gsm8k-reverse", "--num_samples", "24", "--global_batch_size", "4",
                  "--per_device_train_batch_size", "2", "--num_train_epochs", "2", "--save_steps", "1",
@@ -219,6 +222,7 @@ def test_kill9_of_train_takes_the_launcher_and_trainer_with_it_and_the_folder_is
     steps = _training_log_steps(model)
     assert record["status"] == "complete" and steps == list(range(1, record["progress"]["steps"] + 1))
     assert not (model / "checkpoints").exists() and (model / "README.md").exists()
+    assert [p.name for p in model.rglob("*") if p.is_file() and token.encode() in p.read_bytes()] == []
     _no_temp_files(model)
 
 
