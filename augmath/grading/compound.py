@@ -66,8 +66,12 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
+MAX_ITEMS = 40  # longer lists are not compared part by part (the table of comparisons grows as the square)
+
+
 def structure(s: str) -> tuple[str, list[str]] | None:
-    """('set' | 'tuple' | 'list', items) for an answer with at least two parts; None for a single answer."""
+    """('set' | 'tuple' | 'list', items) for an answer with 2 to MAX_ITEMS parts; None for a single answer (and for
+    longer lists: they are left to the other rules)."""
     kind, inner = "list", s
     if s.startswith("\\{") and s.endswith("\\}") and _balanced(s[2:-2].replace("\\{", "{").replace("\\}", "}")):
         kind, inner = "set", s[2:-2]
@@ -81,7 +85,7 @@ def structure(s: str) -> tuple[str, list[str]] | None:
     out = []
     for x in items:
         out += expand_pm(x)
-    if len(out) < 2:
+    if not 2 <= len(out) <= MAX_ITEMS:
         return None
     if kind == "tuple" and len(items) == 1:
         kind = "list"  # '(1 \pm 2)'
@@ -283,7 +287,7 @@ def _sort(pieces: list[Piece]) -> list[Piece] | None:
 def inequality_pieces(s: str) -> list[Piece] | None:
     """Inequalities in one variable as sorted interval pieces; a comma list is a union when its parts are
     disjoint and an intersection when together they cover everything ('x > 1, x < 5'); 'x \\ne c' punches a hole."""
-    if not re.search(_REL, s):
+    if not re.search(_REL, s) and "\\ne" not in s:
         return None
     conds = top_split(s, ",")
     holes, pieces, var = [], [], None
@@ -299,6 +303,8 @@ def inequality_pieces(s: str) -> list[Piece] | None:
             return None
         var = one[0]
         pieces.append(one[1])
+    if not pieces and len(holes) == 1:  # 'x \\ne 0': everything but one point
+        var, pieces = holes[0][0], [[("(", "-\\infty", "\\infty", ")")]]
     if not pieces or any(h[0] != var for h in holes):
         return None
     if len(pieces) == 1:
@@ -340,12 +346,62 @@ def pieces_of(s: str) -> list[Piece] | None:
     m = re.fullmatch(rf"({_VAR})\\in(.+)", s)
     if m:
         s = m.group(2)
-    return interval_pieces(s) if not re.search(_REL, s) else inequality_pieces(s)
+    return interval_pieces(s) if not re.search(_REL + r"|\\ne(?![a-zA-Z])", s) else inequality_pieces(s)
 
 
 def _inf(t: str) -> str | None:
     t = t.strip()
     return "+" if t in ("\\infty", "+\\infty", "\\infin") else "-" if t == "-\\infty" else None
+
+
+def _holds(rel: str, var: str, x: float) -> bool | None:
+    """Does the relation hold at var = x? None when it cannot be evaluated or x is (nearly) on its boundary."""
+    m = _ONE.fullmatch(_rename(rel, var, f"({x!r})"))
+    if not m:
+        return None
+    a, op1, b, op2, c = m.groups()
+    sides = [evaluate(t) for t in ((a, b) if op2 is None else (a, b, c))]
+    if any(not isinstance(v, float) for v in sides):
+        return None
+    ops = [_OP[op1]] + ([_OP[op2]] if op2 else [])
+    out = True
+    for (lo, hi), op in zip(zip(sides, sides[1:]), ops):
+        if abs(lo - hi) < 1e-6 * max(1.0, abs(lo), abs(hi)):
+            return None
+        out &= lo < hi if op[0] == "<" else lo > hi
+    return out
+
+
+def _rename(s: str, var: str, value: str) -> str:
+    return re.sub(rf"(?<![A-Za-z\\]){var}(?![A-Za-z])", lambda _: value, s)
+
+
+def membership_differs(pieces: list[Piece], rel: str) -> bool:
+    """An interval against a relation in one variable that _one() cannot turn into intervals ('x^2-5x-4>0'):
+    a sample point inside the interval where the relation fails, or outside where it holds, proves them different."""
+    letters = set(re.findall(r"(?<![A-Za-z\\])[a-z](?![A-Za-z])", rel))
+    if len(letters) != 1 or not re.search(_REL, rel):
+        return False
+    var = letters.pop()
+    points = []
+    for _, lo, hi, _ in pieces:
+        a, b = _value(lo), _value(hi)
+        if a is None or b is None:
+            return False
+        a2 = a if math.isfinite(a) else (b - 10 if math.isfinite(b) else -10.0)
+        b2 = b if math.isfinite(b) else a2 + 10
+        points.append(((a2 + b2) / 2, True))
+        if math.isfinite(a):
+            points.append((a - 1, False))
+        if math.isfinite(b):
+            points.append((b + 1, False))
+    for x, inside in points:
+        if inside is False and any(_value(p[1]) < x < _value(p[2]) for p in pieces):
+            continue  # the point outside one piece lies inside another
+        holds = _holds(rel, var, x)
+        if holds is not None and holds != inside:
+            return True
+    return False
 
 
 def compare_pieces(gp: list[Piece], pp: list[Piece], eq: Entry) -> bool | None:
@@ -394,6 +450,9 @@ def compare_compound(g: str, p: str, entry: Entry, name_re: re.Pattern, unordere
         if inequalities or written_as[0] == written_as[1]:
             return compare_pieces(gp, pp, eq)
         return None
+    if (gp is None) != (pp is None):  # an interval against a relation we cannot rewrite ('x^2-5x-4>0')
+        if membership_differs(gp or pp, p if gp else g):
+            return False
     gs, ps = structure(g), structure(p)
     if gs is None and ps is None:
         return None
@@ -401,7 +460,7 @@ def compare_compound(g: str, p: str, entry: Entry, name_re: re.Pattern, unordere
         kind, items = gs or ps
         scalar = p if gs else g
         if kind == "set" or len(set(items)) == len(items):
-            if pieces_of(scalar) is None and structure(scalar) is None and "=" not in scalar:
+            if pieces_of(scalar) is None and "=" not in scalar and not re.search(_REL + r"|\\ne", scalar):
                 return False  # one answer against several different ones
         return None
     (gk, gi), (pk, pi) = gs, ps

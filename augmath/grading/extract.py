@@ -79,8 +79,8 @@ def _num_regex(decimal_comma: bool) -> re.Pattern:
         r"(?:\\[dt]?frac\{(?P<fn>\d+)\}\{(?P<fd>\d+)\}"
         r"|(?P<num>(?!0,)\d{1,3}(?:,\d{3})+(?:\.\d+)?" + dc + r"|\d+(?:\.\d+)?|\.\d+)"
         r"(?:\s?/\s?(?P<den>\d+)(?![\d.]))?)"
-        r"(?P<exp>[eE](?P<e1>[-+]?\d{1,12})(?![\d.])"
-        r"|\s?(?:\\times|×|\*|\\cdot)\s?10\s?\^\s?(?:\{\s?(?P<e2>[-+]?\d{1,12})\s?\}|(?P<e3>[-+]?\d{1,12})))?"
+        r"(?P<exp>[eE](?P<e1>[-+]?\d+)(?![\d.])"
+        r"|\s?(?:\\times|×|\*|\\cdot)\s?10\s?\^\s?(?:\{\s?(?P<e2>[-+]?\d+)\s?\}|(?P<e3>[-+]?\d+)))?"
         r"(?P<pct>\s?(?:\\?%|percent\b))?(?P<scale>\s(?:thousand|million|billion)\b)?")
 
 
@@ -106,12 +106,19 @@ class NumAnswer:
     exact: bool = False  # a number too large to convert (5,000 digits, 1e999999999): equal only to the same text
 
 
+def _window(text: str, start: int, size: int) -> str:
+    """text[start: start + size], not cutting a number in two (a 5,000-digit answer stays whole)."""
+    end = start + size
+    more = re.match(r"[\d,]+", text[end:]) if end < len(text) and text[end - 1].isdigit() else None
+    return text[start: end + (more.end() if more else 0)]
+
+
 def _num_from_match(m: re.Match) -> NumAnswer | None:
     neg = bool(m.group("neg") or m.group("neg2"))
     digits = (m.group("num") or "").replace(",", "")
     exponent = m.group("e1") or m.group("e2") or m.group("e3")
-    if len(digits) > MAX_DIGITS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
-        text = (digits.lstrip("0") or "0") + (f"e{int(exponent)}" if exponent else "")
+    if len(digits) > MAX_DIGITS or (exponent and (len(exponent) > 6 or abs(int(exponent)) > MAX_EXPONENT)):
+        text = (digits.lstrip("0") or "0") + (f"e{exponent.lstrip('+')}" if exponent else "")
         return NumAnswer(("-" if neg else "") + text, None, exact=True)
     if m.group("fn"):
         n = parse_number(f"{m.group('fn')}/{m.group('fd')}")
@@ -222,7 +229,7 @@ def extract_number(text: str, decimal_comma: bool = True) -> NumAnswer | None:
     if not tail.isascii():
         anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
     for a in reversed(anchors):
-        rest = tail[a.end(): a.end() + 300]
+        rest = _window(tail, a.end(), 300)
         if re.match(r"\s*not\b", rest):  # "the answer is not 20, it is 18"
             continue
         end = _SENTENCE_END.search(rest)
@@ -396,9 +403,8 @@ def _concluding_candidates(tail: str) -> list[str]:
     answer ('Thus the area is $24$, half of the rectangle's $48$.' -> 24); otherwise nothing."""
     outside = _SPANS.sub(lambda s: " " * (s.end() - s.start()), tail)
     starts = [m.end() for m in re.finditer(r"(?:^|[.!?;]\s+|[。！？；]|\n|" + _NEW_CLAUSE + ")", outside)]
-    for st in reversed(starts):
-        end = _sentence_end(tail[st:])
-        sentence = tail[st: st + end] if end is not None else tail[st:]
+    for st, nxt in reversed(list(zip(starts, starts[1:] + [len(tail)]))):
+        sentence = tail[st:nxt]
         if not _spans(sentence):
             continue
         if not _CONCLUDE.match(outside, st):
@@ -440,7 +446,7 @@ def extract_latex(text: str) -> list[str]:
     if not tail.isascii():
         anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
     for a in reversed(anchors):
-        rest = tail[a.end(): a.end() + 500]
+        rest = _window(tail, a.end(), 500)
         end = _sentence_end(rest)
         seg = rest[:end] if end is not None else rest
         if seg.strip() and looks_bare(seg) and not _SPANS.search(seg):
