@@ -2,9 +2,9 @@
 
 Both kinds first cut the text where a model starts a new turn or invents the next few-shot question
 ("Question:", "### Instruction", "<|im_start|>", ...): numbers after that belong to a hallucinated problem.
-Text in other languages (any non-ASCII text) has its full-width digits and colons made ASCII and is also searched
-for the answer words of a dozen languages ('答案是', 'Réponse :', 'Ответ:', ...); pure-ASCII text never pays for
-either (a single str.isascii() check).
+Text in other languages has its full-width digits and colons made ASCII and is also searched for the answer words
+of a dozen languages ('答案是', 'Réponse :', 'Ответ:', ...); pure-ASCII text never pays for either (one
+str.isascii() call), and English text with a curly quote or a '×' pays one character-class scan.
 Every regex here is linear or bounded, so a megabyte of junk costs milliseconds, never a hang.
 """
 
@@ -34,12 +34,17 @@ def truncate(text: str) -> str:
     return text
 
 
-_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+# text that may hold answer words of other languages: another script, or a Latin-script answer word with an accent
+_FOREIGN = re.compile("[^\x00-\u024f\u2000-\u22ff]|(?i:r[ée]ponse|antwort|ergebnis|respuesta|resposta|risposta|"
+                      "đáp|câu trả)")
 
 
 def _prepare(text: str) -> str:
-    """Full-width digits, colons, brackets and spaces to ASCII in non-ASCII text (English text is not touched)."""
-    return text if text.isascii() else text.translate(_FULL_WIDTH)
+    """Full-width digits, colons, brackets and spaces to ASCII (ASCII text costs one isascii() call)."""
+    if text.isascii() or not _FULL_WIDTH.search(text):
+        return text
+    return _FULL_WIDTH.sub(lambda m: " " if m.group() == "\u3000" else chr(ord(m.group()) - 0xFEE0), text)
 
 
 # --- answer words in other languages (only searched in non-ASCII text) ------------------------------------------
@@ -96,6 +101,14 @@ _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|[!?;。！？；]|\bI hope\b")
 _HASH_RULE = re.compile(r"\s*(?:%|percent|[a-zA-Z$€£¥]+(?:\s+[a-zA-Z]+){0,3})?\s*[.!]?\s*")
 # a boxed GSM8K answer that is an expression, not a number: compared as a MATH answer (\sqrt{4} == 2, 10^{10} != 10)
 _EXPRESSION = re.compile(r"\\(?:sqrt|pi|log|ln|sin|cos|tan|binom|cdot|times)(?![a-zA-Z])|\^|!|\\frac\{[^{}]*[a-z\\]")
+
+
+def _anchors(tail: str) -> list[re.Match]:
+    """'The answer is' and, in text of another language, its translations; in reading order."""
+    anchors = list(_ANCHOR.finditer(tail))
+    if not tail.isascii() and _FOREIGN.search(tail):
+        anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
+    return anchors
 
 
 @dataclass(frozen=True)
@@ -225,10 +238,7 @@ def extract_number(text: str, decimal_comma: bool = True) -> NumAnswer | None:
         if found is not None:
             return found
     tail = text[-TAIL_CHARS:]
-    anchors = list(_ANCHOR.finditer(tail))
-    if not tail.isascii():
-        anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
-    for a in reversed(anchors):
+    for a in reversed(_anchors(tail)):
         rest = _window(tail, a.end(), 300)
         if re.match(r"\s*not\b", rest):  # "the answer is not 20, it is 18"
             continue
@@ -328,20 +338,24 @@ def looks_bare(text: str) -> bool:
     return len(words) <= 1
 
 
-def _spans(segment: str) -> list[tuple[int, int, str]]:
-    """Math spans, bare LaTeX fractions/roots and plain numbers in `segment`: (start, end, text), reading order."""
-    found = []
+def _spans(segment: str) -> tuple[list[tuple[int, int, str]], str]:
+    """Math spans, bare LaTeX fractions/roots and plain numbers in `segment` as (start, end, text) in reading order,
+    and the segment with its math spans blanked out (one pass of each regex)."""
+    found, pieces, pos = [], [], 0
     for m in _SPANS.finditer(segment):
         body = next(g for g in m.groups() if g is not None).strip()
         if body:
             found.append((m.start(), m.end(), body))
-    outside = _SPANS.sub(lambda m: " " * (m.end() - m.start()), segment)
+        pieces += [segment[pos: m.start()], " " * (m.end() - m.start())]
+        pos = m.end()
+    outside = "".join(pieces) + segment[pos:] if pieces else segment
+    numbers_in = outside
     if "\\" in outside:
         for m in _BARE_LATEX.finditer(outside):
             found.append((m.start(), m.end(), m.group(0)))
-        outside = _BARE_LATEX.sub(lambda m: " " * (m.end() - m.start()), outside)
-    found += [(m.start(), m.end(), m.group(0)) for m in _PLAIN_NUM.finditer(outside)]
-    return sorted(found)
+        numbers_in = _BARE_LATEX.sub(lambda m: " " * (m.end() - m.start()), outside)
+    found += [(m.start(), m.end(), m.group(0)) for m in _PLAIN_NUM.finditer(numbers_in)]
+    return sorted(found), outside
 
 
 def _joined(segment: str, found: list[tuple[int, int, str]], i: int) -> str | None:
@@ -371,8 +385,7 @@ def _with_value(cand: str) -> list[str]:
     return [cand]
 
 
-def _rightmost_candidates(segment: str) -> list[str]:
-    found = _spans(segment)
+def _rightmost_candidates(segment: str, found: list[tuple[int, int, str]]) -> list[str]:
     if not found:
         return []
     joined = _joined(segment, found, len(found) - 1)
@@ -382,7 +395,7 @@ def _rightmost_candidates(segment: str) -> list[str]:
 def _anchored_candidates(segment: str) -> list[str]:
     """After 'the answer is': the first candidate with a digit ('$\\frac{2}{3}$, about 0.67' -> 2/3), skipping
     names of things ('the domain of $f(x)$ is 19' -> 19); with no digit anywhere, the last candidate."""
-    found = _spans(segment)
+    found, _ = _spans(segment)
     if not found:
         return []
     for i, (_, _, c) in enumerate(found):
@@ -398,20 +411,26 @@ def _sentence_end(rest: str) -> int | None:
     return end.start() if end else None
 
 
-def _concluding_candidates(tail: str) -> list[str]:
+_SENTENCE_START = re.compile(r"(?:^|[.!?;]\s+|[。！？；]|\n|" + _NEW_CLAUSE + ")")
+
+
+def _concluding_candidates(tail: str, found: list[tuple[int, int, str]], outside: str) -> list[str]:
     """When the last sentence that holds an answer starts with 'Therefore' / 'Thus' / 'So' / 'Hence' ..., its first
     answer ('Thus the area is $24$, half of the rectangle's $48$.' -> 24); otherwise nothing."""
-    outside = _SPANS.sub(lambda s: " " * (s.end() - s.start()), tail)
-    starts = [m.end() for m in re.finditer(r"(?:^|[.!?;]\s+|[。！？；]|\n|" + _NEW_CLAUSE + ")", outside)]
-    for st, nxt in reversed(list(zip(starts, starts[1:] + [len(tail)]))):
-        sentence = tail[st:nxt]
-        if not _spans(sentence):
-            continue
-        if not _CONCLUDE.match(outside, st):
-            return []
-        cands = _anchored_candidates(sentence)
-        return cands if cands and re.search(r"\d", cands[0]) else []
-    return []
+    if not found:
+        return []
+    last = found[-1][0]
+    start, end = 0, len(tail)
+    for m in _SENTENCE_START.finditer(outside):
+        if m.end() <= last:
+            start = m.end()
+        elif m.start() >= found[-1][1]:
+            end = m.start()
+            break
+    if not _CONCLUDE.match(outside, start):
+        return []
+    cands = _anchored_candidates(tail[start:end])
+    return cands if cands and re.search(r"\d", cands[0]) else []
 
 
 def _minerva_candidates(m: re.Match) -> list[str]:
@@ -426,26 +445,26 @@ def extract_latex(text: str) -> list[str]:
     """MATH extraction: candidate answers, primary first (empty when nothing answer-like is found)."""
     text = truncate(_prepare(text))
     boxed = boxed_answers(text)
+    if boxed:  # a Minerva sentence with an answer after the last box is the later, final word
+        after = text[last_boxed_span(text)[1]:][-TAIL_CHARS:]
+        if "answer is" in after.lower():
+            m = None
+            for m in _MINERVA.finditer(after):
+                pass
+            cands = _minerva_candidates(m) if m is not None else []
+            if cands and re.search(r"\d", cands[0]):
+                return cands
+        return boxed
     tail = text[-TAIL_CHARS:]
     m = None
     for m in _MINERVA.finditer(tail):
         pass
-    if boxed:  # a Minerva sentence with an answer after the last box is the later, final word
-        span = last_boxed_span(text)
-        if m is not None and span is not None and len(text) - len(tail) + m.start() > span[1]:
-            cands = _minerva_candidates(m)
-            if cands and re.search(r"\d", cands[0]):
-                return cands
-        return boxed
     hashes = re.search(r"^[ \t]*####[ \t]*(\S[^\n]*)", text, re.MULTILINE)  # GSM8K-style responses
     if hashes and not re.match(r"\d+\.\s+[A-Z]", hashes.group(1)):  # not a '#### 1. Step' heading
         return [strip_math(hashes.group(1))]
     if m is not None:
         return _minerva_candidates(m)
-    anchors = list(_ANCHOR.finditer(tail))
-    if not tail.isascii():
-        anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
-    for a in reversed(anchors):
+    for a in reversed(_anchors(tail)):
         rest = _window(tail, a.end(), 500)
         end = _sentence_end(rest)
         seg = rest[:end] if end is not None else rest
@@ -456,7 +475,8 @@ def extract_latex(text: str) -> list[str]:
             return cands
     if looks_bare(text):
         return [strip_math(text)]
-    cands = _concluding_candidates(tail) or _rightmost_candidates(tail)
+    found, outside = _spans(tail)
+    cands = _concluding_candidates(tail, found, outside) or _rightmost_candidates(tail, found)
     if cands:
         return cands
     short = text.strip()  # a word answer ("no solution"), not a sentence without any answer in it
