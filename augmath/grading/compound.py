@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Callable
 
 from augmath.grading.evaluator import evaluate
+from augmath.grading.normalize import balanced, top_split
 from augmath.grading.numbers import parse_number
 
 Entry = Callable[[str, str], "bool | None"]
@@ -35,37 +36,6 @@ _DEC = re.compile(r"-?\d*\.(\d+)")
 
 
 # --- splitting ----------------------------------------------------------------------------------------------
-def top_split(s: str, sep: str) -> list[str]:
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and s.startswith(("\\{", "\\}"), i):
-            depth += 1 if s[i + 1] == "{" else -1
-            i += 2
-            continue
-        if c in "{([":
-            depth += 1
-        elif c in "})]":
-            depth -= 1
-        elif depth == 0 and s.startswith(sep, i):
-            parts.append(s[start:i])
-            start = i + len(sep)
-            i += len(sep)
-            continue
-        i += 1
-    parts.append(s[start:])
-    return parts
-
-
-def _balanced(s: str) -> bool:
-    depth = 0
-    for c in s:
-        depth += 1 if c in "{([" else -1 if c in "})]" else 0
-        if depth < 0:
-            return False
-    return depth == 0
-
-
 MAX_ITEMS = 40  # longer lists are not compared part by part (the table of comparisons grows as the square)
 
 
@@ -73,13 +43,13 @@ def structure(s: str) -> tuple[str, list[str]] | None:
     """('set' | 'tuple' | 'list', items) for an answer with 2 to MAX_ITEMS parts; None for a single answer (and for
     longer lists: they are left to the other rules)."""
     kind, inner = "list", s
-    if s.startswith("\\{") and s.endswith("\\}") and _balanced(s[2:-2].replace("\\{", "{").replace("\\}", "}")):
+    if s.startswith("\\{") and s.endswith("\\}") and balanced(s[2:-2].replace("\\{", "{").replace("\\}", "}")):
         kind, inner = "set", s[2:-2]
-    elif s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+    elif s.startswith("(") and s.endswith(")") and balanced(s[1:-1]):
         kind, inner = "tuple", s[1:-1]
-    elif s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
+    elif s.startswith("{") and s.endswith("}") and balanced(s[1:-1]):
         inner = s[1:-1]  # '{1,3}': LaTeX grouping braces around a list
-    items = [x for x in top_split(inner, ",")]
+    items = top_split(inner, ",")
     if any(not x.strip() for x in items):
         return None
     out = []
@@ -97,7 +67,7 @@ def expand_pm(s: str) -> list[str]:
     if s.count("\\pm") != 1 or "\\mp" in s:
         return [s]
     a, b = s.split("\\pm")
-    if not _balanced(a) or not _balanced(b):
+    if not balanced(a) or not balanced(b):
         return [s]
     a = a.strip()
     if a.endswith("("):

@@ -195,16 +195,25 @@ def _approx(s: str) -> str:
     return parts[0] if "=" in parts[0] else parts[-1]
 
 
-def _top_level_split(s: str, sep: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(s):
+def top_split(s: str, sep: str) -> list[str]:
+    """Split at `sep` outside any brackets ((), [], {}, \\{ \\})."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and s.startswith(("\\{", "\\}"), i):
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
         if c in "{([":
             depth += 1
         elif c in "})]":
             depth -= 1
-        elif c == sep and depth == 0:
+        elif depth == 0 and s.startswith(sep, i):
             parts.append(s[start:i])
-            start = i + 1
+            start = i + len(sep)
+            i += len(sep)
+            continue
+        i += 1
     parts.append(s[start:])
     return parts
 
@@ -215,7 +224,7 @@ def _assignment(s: str) -> tuple[str | None, str | None]:
     -> ('', '\\frac{1}{3}')."""
     if s.startswith(("x\\in", "y\\in", "t\\in", "n\\in", "k\\in")):
         return s[0], s[4:]
-    parts = _top_level_split(s, "=")
+    parts = top_split(s, "=")
     if len(parts) < 2 or any(p == "" for p in parts) or "<" in s or ">" in s or "\\le" in s or "\\ge" in s:
         return None, None
     lhs = parts[0]
@@ -232,7 +241,7 @@ def _is_name(lhs: str) -> bool:
         r"_\{?[\w,]+\}?|\([^()]*\)", "", lhs))
 
 
-def _balanced(s: str) -> bool:
+def balanced(s: str) -> bool:
     depth = 0
     for c in s:
         depth += 1 if c in "{([" else -1 if c in "})]" else 0
@@ -245,8 +254,8 @@ def split_list(s: str) -> list[str] | None:
     """Top-level comma items of '1,2,3', '(1,2)', '\\{1,2\\}' ... or None when not a list."""
     inner = s
     for a, b in (("\\{", "\\}"), ("(", ")"), ("[", "]"), ("[", ")"), ("(", "]")):
-        if inner.startswith(a) and inner.endswith(b) and _balanced(inner[len(a): -len(b)]):
+        if inner.startswith(a) and inner.endswith(b) and balanced(inner[len(a): -len(b)]):
             inner = inner[len(a): -len(b)]
             break
-    parts = _top_level_split(inner, ",")
+    parts = top_split(inner, ",")
     return parts if len(parts) > 1 and all(parts) else None
