@@ -8,6 +8,9 @@ Throughput workloads (gold vs text to grade):
   real-preds    recorded SmolLM2-135M outputs (tests/data/eval_saved_predictions.jsonl: GSM8K + MATH-500 answers;
                 tests/fixtures/smollm2_outputs*.jsonl: sampled solution paths) vs their golds, the list graded
                 --repeat times (augmath's caches cleared before each pass, so no pass is free)
+Cost of the multilingual steps on English text (augmath only):
+  english-path  GSM8K solutions, MATH solutions and the recorded model outputs: extraction time with the
+                multilingual steps on and off (interleaved, best of 9), and the work those steps add per text
 Accuracy workload:
   cases         tests/data/grading_cases.jsonl: answer-equivalence pairs with an expected verdict, one family per
                 kind of answer (peer graders' public tests, multilingual text, named answers, several answers,
@@ -42,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's augmath, not an installed one
-WORKLOADS = ("math-self", "gsm8k-self", "math-shifted", "real-preds", "cases")
+WORKLOADS = ("math-self", "gsm8k-self", "math-shifted", "real-preds", "cases", "english-path")
 CASES = ROOT / "tests" / "data" / "grading_cases.jsonl"
 SAVED = [ROOT / "tests" / "data" / "eval_saved_predictions.jsonl", ROOT / "tests" / "fixtures" / "smollm2_outputs.jsonl",
          ROOT / "tests" / "fixtures" / "smollm2_outputs_gsm8k.jsonl"]
@@ -232,6 +235,51 @@ def accuracy_report(res: dict, show_wrong: bool) -> list[str]:
     return lines
 
 
+def english_path(data_dir: str) -> list[str]:
+    """Extraction time per English text with the multilingual steps on / off, and the exact work they add."""
+    import gzip
+    import importlib
+
+    extract = importlib.import_module("augmath.grading.extract")
+    gsm8k = [r["answer"] for r in map(json.loads, Path(data_dir, "gsm8k", "test.jsonl").read_text().splitlines())]
+    with gzip.open(Path(data_dir, "gsm8k", "train.jsonl.gz"), "rt") as f:
+        gsm8k += [json.loads(line)["answer"] for line in f]
+    with gzip.open(Path(data_dir, "math", "test.jsonl.gz"), "rt") as f:
+        math_solutions = [json.loads(line)["solution"] for line in f]
+    outputs = [r["output"] for r in _jsonl(SAVED[0])] + [r["text"] for p in SAVED[1:] for r in _jsonl(p)]
+    prepare, anchors = extract._prepare, extract._anchors
+    english_only = (lambda t: t, lambda tail: list(extract._ANCHOR.finditer(tail)))
+
+    def best(f, texts) -> float:
+        times = []
+        for _ in range(9):
+            t0 = time.perf_counter()
+            for t in texts:
+                f(t)
+            times.append(time.perf_counter() - t0)
+        return min(times) * 1e6 / len(texts)
+
+    def added(t):
+        extract._prepare(t)
+        return extract._foreign(t[-extract.TAIL_CHARS:])
+
+    lines = [f"{'texts':24} {'n':>6} {'on us':>8} {'off us':>8} {'added us':>9} {'non-ASCII':>9} {'foreign':>7}"]
+    for name, f, texts in (("GSM8K solutions (gsm8k)", extract.extract_number, gsm8k),
+                           ("MATH solutions (math)", extract.extract_latex, math_solutions),
+                           ("model outputs (gsm8k)", extract.extract_number, outputs * 20),
+                           ("model outputs (math)", extract.extract_latex, outputs * 20)):
+        on = off = 1e9
+        for _ in range(3):
+            extract._prepare, extract._anchors = prepare, anchors
+            on = min(on, best(f, texts))
+            extract._prepare, extract._anchors = english_only
+            off = min(off, best(f, texts))
+        extract._prepare, extract._anchors = prepare, anchors
+        lines.append(f"{name:24} {len(texts):6d} {on:8.1f} {off:8.1f} {best(added, texts):9.2f} "
+                     f"{sum(not t.isascii() for t in texts):9d} {sum(bool(added(t)) for t in texts):7d}")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=os.environ.get("AUGMATH_DATA_DIR"), help="folder laid out like ../shared/data")
@@ -258,7 +306,11 @@ def main() -> int:
     print(f"{'workload':13} {'grader':12} {'pairs':>6} {'seconds':>8} {'items/s':>9} {'steady/s':>9} {'peak MB':>8} "
           f"{'correct':>13}  (seconds incl. start-up; steady = without it)")
     summary, accuracy = [], []
+    english = []
     for workload in args.workloads.split(","):
+        if workload == "english-path":
+            english = english_path(args.data_dir)
+            continue
         res = {g: spawn_phase(g, workload, args) for g in ("augmath", "math-verify")}
         for g, r in res.items():
             rate = r["n"] / r["seconds"]
@@ -279,6 +331,9 @@ def main() -> int:
     if accuracy:
         print("\naccuracy per family on tests/data/grading_cases.jsonl")
         print("\n".join(accuracy))
+    if english:
+        print("\nextraction per English text, multilingual steps on / off (best of 9 x 3, us), and what they add")
+        print("\n".join(english))
     return 0
 
 

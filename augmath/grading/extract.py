@@ -35,9 +35,17 @@ def truncate(text: str) -> str:
 
 
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
-# text that may hold answer words of other languages: another script, or a Latin-script answer word with an accent
-_FOREIGN = re.compile("[^\x00-\u024f\u2000-\u22ff]|(?i:r[ée]ponse|antwort|ergebnis|respuesta|resposta|risposta|"
-                      "đáp|câu trả)")
+# text that may hold answer words of other languages: another script, or accented Latin letters and one of the
+# Latin-script answer words (character-class scans first: English with a curly quote or a 'x' stops there)
+_NON_LATIN = re.compile("[^\x00-\u024f\u2000-\u22ff]")
+_ACCENTED = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0110\u0111\u1ea0-\u1ef9]")
+_LATIN_ANSWER_WORD = re.compile("(?i)r[ée]ponse|antwort|ergebnis|respuesta|resposta|risposta|đáp|câu trả")
+
+
+def _foreign(tail: str) -> bool:
+    if tail.isascii():
+        return False
+    return bool(_NON_LATIN.search(tail) or (_ACCENTED.search(tail) and _LATIN_ANSWER_WORD.search(tail)))
 
 
 def _prepare(text: str) -> str:
@@ -106,7 +114,7 @@ _EXPRESSION = re.compile(r"\\(?:sqrt|pi|log|ln|sin|cos|tan|binom|cdot|times)(?![
 def _anchors(tail: str) -> list[re.Match]:
     """'The answer is' and, in text of another language, its translations; in reading order."""
     anchors = list(_ANCHOR.finditer(tail))
-    if not tail.isascii() and _FOREIGN.search(tail):
+    if _foreign(tail):
         anchors = sorted(anchors + list(_ANCHOR_INTL.finditer(tail)), key=lambda a: a.start())
     return anchors
 
