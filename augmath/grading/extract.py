@@ -383,13 +383,14 @@ def _has_joiner(gap: str) -> bool:
 
 
 def _with_value(cand: str) -> list[str]:
-    """'a^2 + b^2 = 25' in prose -> ['25', 'a^2 + b^2 = 25']: the value the sentence concludes with, then the whole."""
+    """'a^2 + b^2 = 25' in prose -> ['25', 'a^2 + b^2 = 25']: the value the sentence concludes with, then the whole.
+    Not for '2x = 10' (an equation to solve, not a quantity named by its expression)."""
     parts = cand.split("=")
-    if len(parts) >= 2 and re.search(r"[a-zA-Z]", parts[0]) and not re.search(r"[a-zA-Z]", parts[-1].replace("\\frac", "")
-                                                                                 .replace("\\sqrt", "").replace("\\pi", "")):
-        value = parts[-1].strip()
-        if value:
-            return [value, cand]
+    lhs, value = parts[0].strip(), parts[-1].strip()
+    no_commands = lambda t: re.sub(r"\\(?:frac|dfrac|sqrt|pi|cdot|times|left|right)(?![a-zA-Z])", "", t)  # noqa: E731
+    if len(parts) >= 2 and value and re.search(r"[a-zA-Z]", lhs) and not re.search(r"[a-zA-Z]", no_commands(value)) \
+            and not re.match(r"-?\d+\s*[a-zA-Z(]", no_commands(lhs)):
+        return [value, cand]
     return [cand]
 
 
