@@ -47,8 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's augmath, not an installed one
 WORKLOADS = ("math-self", "gsm8k-self", "math-shifted", "real-preds", "cases", "english-path")
 CASES = ROOT / "tests" / "data" / "grading_cases.jsonl"
-SAVED = [ROOT / "tests" / "data" / "eval_saved_predictions.jsonl", ROOT / "tests" / "fixtures" / "smollm2_outputs.jsonl",
-         ROOT / "tests" / "fixtures" / "smollm2_outputs_gsm8k.jsonl"]
+FIXTURES = ROOT / "tests" / "fixtures"
+SAVED = [ROOT / "tests" / "data" / "eval_saved_predictions.jsonl", FIXTURES / "smollm2_outputs.jsonl",
+         FIXTURES / "smollm2_outputs_gsm8k.jsonl"]
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -315,15 +316,16 @@ def main() -> int:
         for g, r in res.items():
             rate = r["n"] / r["seconds"]
             steady = r["n"] / max(1e-9, r["seconds"] - r["startup"])
-            print(f"{workload:13} {g:12} {r['n']:6d} {r['seconds']:8.2f} {rate:9.0f} {steady:9.0f} {r['maxrss_mb']:8.0f} "
-                  f"{sum(r['correct']):6d}/{len(r['correct']):<6d}  (start-up {r['startup']:.1f} s)")
+            print(f"{workload:13} {g:12} {r['n']:6d} {r['seconds']:8.2f} {rate:9.0f} {steady:9.0f} "
+                  f"{r['maxrss_mb']:8.0f} {sum(r['correct']):6d}/{len(r['correct']):<6d}  "
+                  f"(start-up {r['startup']:.1f} s)")
         a, m = res["augmath"], res["math-verify"]
         same = sum(x == y for x, y in zip(a["correct"], m["correct"]))
         ratio = (a["n"] / a["seconds"]) / (m["n"] / m["seconds"])
         steady = ((a["n"] / max(1e-9, a["seconds"] - a["startup"])) / (m["n"] / max(1e-9, m["seconds"] - m["startup"])))
         differ = [i for i, (x, y) in enumerate(zip(a["correct"], m["correct"])) if x != y]
-        summary.append(f"{workload}: speed ratio augmath/math-verify = {ratio:.1f}x ({steady:.1f}x steady); graders agree "
-                       f"on {same}/{len(a['correct'])} pairs; differing item indexes: {differ[:20]}"
+        summary.append(f"{workload}: speed ratio augmath/math-verify = {ratio:.1f}x ({steady:.1f}x steady); "
+                       f"graders agree on {same}/{len(a['correct'])} pairs; differing item indexes: {differ[:20]}"
                        f"{' ...' if len(differ) > 20 else ''}")
         if workload == "cases":
             accuracy = accuracy_report(res, args.show_wrong)

@@ -80,7 +80,7 @@ def test_no_false_positive_in_the_table(verdicts):
     assert not wrong_yes
 
 
-# --- the policy settings: each documented choice, switched off ---------------------------------------------------------
+# --- the policy settings: each documented choice, switched off -------------------------------------------------
 POLICY_FLIPS = [
     # (setting, kind, gold, prediction, verdict with the default, verdict with the setting off)
     ("decimal_comma", "gsm8k", "3.75", "The answer is 3,75.", True, False),
@@ -109,7 +109,7 @@ def test_policies_that_never_loosen():
         assert not grading.is_equiv("AC = 5", "\\boxed{AB = 5}", "math", policy=policy)
 
 
-# --- bounded time on pathological input through the new code paths ------------------------------------------------------
+# --- bounded time on pathological input through the new code paths --------------------------------------------
 TIMEOUT = 2.0
 SLACK = 6.0
 PATHOLOGICAL = {

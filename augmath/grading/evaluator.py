@@ -137,7 +137,8 @@ class _Eval:
                 arg = self.power()
             else:
                 raise Refuse("function")
-            if not any(tok == "\\pi" or tok[0].isalpha() or re.fullmatch(GREEK, tok) for tok in self.toks[start: self.i]):
+            arg_tokens = self.toks[start: self.i]
+            if not any(tok == "\\pi" or tok[0].isalpha() or re.fullmatch(GREEK, tok) for tok in arg_tokens):
                 raise Refuse("function of a number")
             v = _FUNCS[t](arg)
             return v.real if v.imag == 0 else v

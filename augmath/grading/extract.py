@@ -75,7 +75,8 @@ _CONCLUDE = re.compile(
     r"all in all|that means|this means|in conclusion|as a result)\b"
     r"|所以|因此|因而|总共|一共|总计|综上|したがって|よって|つまり|따라서|그러므로"
     r"|(?:donc|ainsi|au total|en tout|also|insgesamt|somit|daher|por lo tanto|así que|entonces|en total|portanto|"
-    r"então|quindi|dunque|in totale|итого|значит|поэтому|таким образом|vậy|do đó|لذلك|إذن|इसलिए)\b)")
+    r"então|quindi|dunque|in totale|итого|значит|поэтому|таким образом|vậy|do đó|"
+    r"لذلك|إذن|इसलिए)\b)")
 # words after a computed result that say the computation goes on ("= 7 apples, then she gives 2 away")
 _CONTINUES = re.compile(
     r"(?i)\b(?:then|leaving|leaves|left|remain\w*|minus|plus|subtract\w*|add\w*|give\w*|gave|spen[dt]\w*|los[et]\w*|"
@@ -282,7 +283,8 @@ def extract_number(text: str, decimal_comma: bool = True) -> NumAnswer | None:
 
 
 # --- MATH-style: a LaTeX answer --------------------------------------------------------------------------
-_BOX_SEP = re.compile(r"(?:\s|\$|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\}|\\q?quad|\\[,;]|~|\\\]|\\\[|\\\(|\\\))*")
+_BOX_SEP = re.compile(r"(?:\s|\$|,|;|\band\b|\bor\b|\\text\{\s*(?:and|or|,)?\s*\}|\\q?quad|\\[,;]|~"
+                      r"|\\\]|\\\[|\\\(|\\\))*")
 _MINERVA = re.compile(r"(?i)final answer is\s*:?\s*(?P<a>.{1,400}?)\s*\.?\s*(?:I hope|$)", re.DOTALL)
 _SPANS = re.compile(r"\$\$(?P<d>[^$]{1,2000})\$\$|\\\[(?P<b>.{1,2000}?)\\\]|(?<!\\)\$(?P<i>(?:\\\$|[^$\n]){1,400}?)(?<!\\)\$|"
                     r"\\\((?P<p>.{1,400}?)\\\)", re.DOTALL)

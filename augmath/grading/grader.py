@@ -6,11 +6,14 @@
     grade_many(golds, preds, kind, workers=None) -> [Verdict], parallel, in input order
     same_answer(a, b, kind)              -> bool, for clustering sampled answers
 
-kind "gsm8k": the answer is a number ('#### N', \\boxed{N}, 'The answer is N', else the last number),
-compared as an exact rational. kind "math": the last \\boxed{} (or an anchored / bare answer), compared by
-augmath.grading.fast (canonical strings, exact numbers, a tiny float evaluator that can only say "differ")
-and, only when that cannot decide, by math-verify in a worker process with a hard per-item timeout
-(augmath.grading.pool). See docs/grading.md for the rules, the known math-verify failure classes, and speed.
+kind "gsm8k": the answer is a number ('#### N', \\boxed{N}, 'The answer is N' in 13 languages, the result the
+last sentence restates, else the last number), compared as an exact rational (an expression such as \\sqrt{4} is
+compared as a MATH answer). kind "math": the last \\boxed{} (or an anchored / concluding / bare answer), compared by
+augmath.grading.fast (canonical strings, exact numbers, answers with parts via augmath.grading.compound, a tiny
+float evaluator that can only say "differ") and, only when that cannot decide, by math-verify in a worker process
+with a hard per-item timeout (augmath.grading.pool). Every call takes policy= (augmath.grading.policy.Policy) for
+the policy questions. See docs/grading.md for the rules, the policies, the known math-verify failure classes, the
+accuracy per family and speed.
 """
 
 from __future__ import annotations
