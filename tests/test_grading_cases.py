@@ -136,3 +136,23 @@ def test_pathological_input_through_new_paths(name, kind):
     verdict = grading.grade("5", PATHOLOGICAL[name], kind, timeout=TIMEOUT)
     assert verdict.correct is False
     assert time.monotonic() - start < TIMEOUT + SLACK
+
+
+def test_cli_policy_flag(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"gold": "3.75", "prediction": "The answer is 3,75."}) + "\n")
+
+    def correct(*flags):
+        res = subprocess.run([sys.executable, "-m", "augmath.cli", "grade", str(path), "--kind", "gsm8k", *flags],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)["correct"]
+
+    assert correct() is True
+    assert correct("--policy", "decimal_comma=off") is False
+    res = subprocess.run([sys.executable, "-m", "augmath.cli", "grade", str(path), "--kind", "gsm8k", "--policy", "x=on"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "Policy settings" in res.stderr
