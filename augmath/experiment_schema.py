@@ -82,7 +82,7 @@ class PushSection:
 
 
 # augment flags the experiment sets itself (the endpoints from `generator:`, the data folder from `data_dir:`)
-AUGMATH_SET = ("help", "out", "base_url", "query_base_url", "response_base_url", "data_dir")
+SET_BY_EXPERIMENT = ("help", "out", "base_url", "query_base_url", "response_base_url", "data_dir")
 SPELLED_OUT = ("strategies",)  # optional for `augmath augment`, required in an experiment's augment entry
 
 
@@ -95,7 +95,7 @@ def augment_entry() -> type:
     add_arguments(parser)
     fields: list[tuple] = [("name", str | None, field(default=None))]
     for action in parser._actions:
-        if action.dest in AUGMATH_SET:
+        if action.dest in SET_BY_EXPERIMENT:
             continue
         if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
             hint = bool
