@@ -58,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"augmath {name}", description=help_text)
     module.add_arguments(sub)
     args = sub.parse_args(rest)
-    return int(module.run(args) or 0)
+    from augmath.io import DataError, FolderBusy
+
+    try:
+        return int(module.run(args) or 0)
+    except (DataError, FolderBusy, FileNotFoundError) as e:  # bad or missing input, a busy output: one line
+        from augmath.redaction import redact
+
+        print(f"augmath {name}: error: {redact(str(e))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

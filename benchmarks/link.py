@@ -1,6 +1,6 @@
 """How well `augmath import` links questions to the train seed they were made from (augmath.augment.link).
 
-Positives: the exact `numbers` and `reverse` rewrites (round 1) of the first --seeds GSM8K train seeds, each of
+Positives: the exact `numbers` and `reverse` rewrites (round 0) of the first --seeds GSM8K train seeds, each of
 which must link to its own seed among all train seeds. Negatives: GSM8K test questions, which were made from no
 train seed; their best score against train says where --min-link-score should sit. Prints accuracy, the score
 distributions and the times to index the seeds and to link.
@@ -36,7 +36,7 @@ def main() -> int:
     for strategy in get("numbers,reverse"):
         for seed in train[: args.seeds]:
             try:
-                q = strategy.exact(seed, 1)
+                q = strategy.exact(seed, 0)
             except Reject:
                 continue
             if q is not None:

@@ -22,6 +22,7 @@ page index) with fixed row groups and no timestamps, so equal inputs give byte-i
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -38,11 +39,12 @@ import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
 from augmath.augment import UNLINKED_SEED
-from augmath.cards import SECRET_ENV, render_dataset_card, save_card
+from augmath.cards import REPO_ID_RE, dataset_summary, render_dataset_card, save_card
 from augmath.dataset_builders.counts import BuildCounts
 from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, dataset_ids, scan_runs, sort_key
 from augmath.dataset_builders.subsets import subset_sizes, take_subset
-from augmath.io import DataError, read_json_object, sha256_file
+from augmath.io import DataError, FolderBusy, folder_lock, read_json_object, sha256_file
+from augmath.redaction import secrets_in_folder
 
 __all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
 
@@ -235,8 +237,10 @@ def _check_replace(out: Path, manifest: dict) -> None:
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str = "augmath",
           version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None,
-          paths_per_query: int | None = None) -> dict:
-    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing."""
+          repo_id: str | None = None, paths_per_query: int | None = None) -> dict:
+    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing.
+    repo_id: the Hub repository it will be pushed to (the card's loading code names it; `augmath push` checks it).
+    paths_per_query: keep at most the first K kept paths of each query (default: all)."""
     if not VERSION_RE.match(version):
         raise BuildError(f"--version {version!r} is not X.Y.Z (e.g. 1.0.0)")
     if paths_per_query is not None and paths_per_query < 1:
@@ -245,10 +249,32 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str =
         raise BuildError(f"--name {name!r} is not a valid Hub repository name")
     if not run_dirs:
         raise BuildError("no run folders given")
+    if repo_id is not None and not REPO_ID_RE.match(repo_id):
+        raise BuildError(f"--repo-id {repo_id!r} is not ORG/NAME")
     out = Path(out).resolve()
     runs, index, seeds = scan_runs(run_dirs, seed)
     specs = plan_configs(index.groups)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "augmath build"):
+        remove_stale_builds(out)
+        return _write_dataset(out, runs, index, seeds, specs, name, version, seed, data_dir, repo_id,
+                              paths_per_query)
+
+
+def remove_stale_builds(out: Path) -> None:
+    """A killed build leaves `.OUT.build-*` (partial parquet) and, if cut between its two renames, `.OUT.old-*`
+    holding the previous version. Under OUT's lock no live build owns them: put a previous version moved aside
+    back where OUT is missing, and remove the rest."""
+    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
+        if not out.exists() and (old / out.name).is_dir():
+            os.replace(old / out.name, out)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.build-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, seeds: dict, specs: list[ConfigSpec],
+                   name: str, version: str, seed: int, data_dir, repo_id: str | None,
+                   paths_per_query: int | None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         counts = BuildCounts()
@@ -259,14 +285,15 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str =
         nbytes = {s.name: writers[s.name].nbytes for s in specs}
         card = render_dataset_card(name=name, version=version, seed=seed, specs=specs, rows=rows, nbytes=nbytes,
                                    sizes={s.name: subset_sizes(counts.queries[s.name]) for s in specs},
-                                   features=FEATURES, runs=runs, stats=dict(counts.verification),
+                                   features=FEATURES, runs=runs, stats=dict(counts.verification), repo_id=repo_id,
                                    queries=dict(counts.queries), makers=counts.makers_table(),
                                    paths_per_query=paths_per_query)
         save_card(card, tmp)
         files = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
         row_of_file = {s.path: rows[s.name] for s in specs}
         manifest = {
-            "kind": "dataset", "name": name, "version": version, "seed": seed,
+            "kind": "dataset", "name": name, "version": version, "seed": seed, "repo_id": repo_id,
+            "summary": dataset_summary(rows, runs, dict(counts.verification)),
             "order": "each config's queries sorted by sha256(f'{seed}/{query_id}'), a query's rows by path_index; "
                      "its first N queries are the subset D_N",
             "paths_per_query": paths_per_query, "rows_over_paths_per_query": counts.capped,
@@ -307,17 +334,11 @@ def copy_provenance(run: RunInput, dest: Path) -> None:
 
 
 def refuse_secrets(folder: Path) -> None:
-    """Last line of defence: no text file of the dataset folder may contain a secret from the environment."""
-    secrets = {var: os.environ[var] for var in SECRET_ENV if len(os.environ.get(var, "")) >= 8}
-    if not secrets:
-        return
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in (".json", ".md", ".jsonl", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            for var, value in secrets.items():
-                if value in text:
-                    raise BuildError(f"{path.relative_to(folder)} contains the value of ${var}; refusing to write "
-                                     "a dataset folder that would publish a secret (fix the input run folder)")
+    """Last line of defence: no text file of the dataset folder may hold a secret (a secret environment value,
+    a credential inside a URL such as a run's base_url, a key-shaped string)."""
+    for rel, found in secrets_in_folder(folder):
+        raise BuildError(f"{rel} contains {' and '.join(found)}; refusing to write a dataset folder that would "
+                         "publish a secret (fix the input run folder)")
 
 
 def _augmath_version() -> str:
@@ -332,6 +353,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="augmath", help="dataset name used in the card (default: augmath)")
     p.add_argument("--version", default="1.0.0", help="dataset version X.Y.Z, in card + manifest (default 1.0.0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
+    p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
                    help="benchmark folder for the original seeds (default $AUGMATH_DATA_DIR, else the Hub)")
     p.add_argument("--paths-per-query", type=int, default=None, metavar="K",
@@ -341,9 +363,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
-        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir,
-                         args.paths_per_query)
-    except (BuildError, DataError, FileNotFoundError) as e:
+        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id,
+                         paths_per_query=args.paths_per_query)
+    except (BuildError, DataError, FileNotFoundError, FolderBusy) as e:
         print(f"augmath build: error: {e}", file=sys.stderr)
         return 2
     for config, info in manifest["configs"].items():

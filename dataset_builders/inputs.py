@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from augmath.io import DataError, read_json_object, require
+from augmath.io import DataError, read_json_object, require, sha256_file
 
 # field -> accepted JSON types for an items.jsonl row (None allowed only for agreement)
 ITEM_TYPES: dict[str, Any] = {
@@ -95,16 +95,16 @@ def validate_item(row: dict, where: str) -> None:
                 continue
             if name not in row and name in ("query_id", "round", "query_generator", "response_generator"):
                 raise DataError(f"{where}: missing field '{name}' (a run folder written before rows carried "
-                                "query ids and rounds; run the same `augmath augment` command again to rewrite it)")
+                                "query ids; run the same `augmath augment` command again: it rewrites items.jsonl "
+                                "from its request log)")
             value = require(row, name, where, ITEM_TYPES[name])
             raise DataError(f"{where}: field '{name}' should be {ITEM_TYPES[name].__name__ if name != 'agreement' else 'a number'}, "
                             f"got {type(value).__name__}")
     for name in ("id", "query_id", "seed_id", "question", "response"):
         if not row[name].strip():
             raise DataError(f"{where}: field '{name}' is empty")
-    if row["round"] < 1:
-        raise DataError(f"{where}: field 'round' is {row['round']}; rounds are numbered from 1 (a run folder "
-                        "written before that: run the same `augmath augment` command again to rewrite it)")
+    if row["round"] < 0:
+        raise DataError(f"{where}: field 'round' is {row['round']}; rounds are numbered from 0")
     for name in ("source", "strategy"):
         value = row[name]
         if value not in _CHECKED["name"]:
@@ -121,6 +121,26 @@ def validate_item(row: dict, where: str) -> None:
             raise DataError(f"{where}: field 'sampling' is not a JSON string ({e.msg})") from None
         if len(_CHECKED["sampling"]) < 1000:
             _CHECKED["sampling"].add(row["sampling"])
+
+
+def check_one_run(run: RunInput) -> None:
+    """run.json, items.jsonl, dropped.jsonl and report.json must describe the same run. `augmath augment` writes
+    report.json last with the run's key and the sha256 of the files it counts; a folder cut between those writes,
+    or assembled from two runs, is refused rather than published under the wrong provenance. (Folders from
+    before these fields, or written by other tools, carry neither and are taken as they are.)"""
+    key_run, key_report = run.run_json.get("run_key"), run.report.get("run_key")
+    if (key_run or key_report) and key_run != key_report:
+        raise DataError(f"{run.path}: run.json and report.json describe different runs (run_key {key_run} vs "
+                        f"{key_report}); run its `augmath augment` command again to finish it")
+    recorded = run.report.get("files") or {}
+    for name in ("items.jsonl", "dropped.jsonl"):
+        if name not in recorded:
+            continue
+        actual = run.items_sha256 if name == "items.jsonl" else (
+            sha256_file(run.path / name) if (run.path / name).is_file() else None)
+        if actual != recorded[name]:
+            raise DataError(f"{run.path / name}: does not match report.json (the run was cut while writing its "
+                            "outputs, or the file was changed); run its `augmath augment` command again")
 
 
 def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
@@ -146,7 +166,9 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                 if line.strip():
                     try:
                         row = json.loads(line)
-                    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    except UnicodeDecodeError as e:
+                        raise DataError(f"{where}: not UTF-8 (byte {e.start + 1} of the line)") from None
+                    except json.JSONDecodeError as e:
                         torn = "; a torn last line: is `augmath augment` still running?" if not line.endswith(b"\n") else ""
                         raise DataError(f"{where}: invalid JSON ({getattr(e, 'msg', e)}){torn}") from None
                     if not isinstance(row, dict):
@@ -159,6 +181,7 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                     run.rows += 1
                 offset += len(line)
         run.items_sha256 = digest.hexdigest()
+        check_one_run(run)
         runs.append(run)
     # A run whose every item was dropped is a real outcome (a small model on MATH); its report.json says why,
     # and the manifest lists it with 0 rows. Only a build with nothing at all to publish is an error.

@@ -1,13 +1,13 @@
 """Nested subsets of a built config, by query: D_N = the first N queries with all their kept paths.
 
-    part = select(ds, n=4000, paths_per_query=2, rounds=[1, 2])   # -> Selection(dataset, queries, rows)
+    part = select(ds, n=4000, paths_per_query=2, rounds=[0, 1])   # -> Selection(dataset, queries, rows)
     d_4k = take_subset("outputs/augmath", "gsm8k", 4000)          # the same from a folder or Hub id
 
 `augmath build` stores each config query by query (queries in their seeded order, a query's rows together by
 path_index), so taking the first N queries of the stored order gives D_1 ⊂ D_2 ⊂ ... for any fixed
 `paths_per_query` K and `rounds`, and D_N with K paths ⊂ D_N with K+1 paths: the queries x responses grid.
-`rounds` keeps rows of those query rounds only (numbered from 1: MuggleMath's D1 ⊂ D1+D2 ⊂ D1+D2+D3 are
-rounds [1], [1, 2], [1, 2, 3]); N then counts queries of those rounds.
+`rounds` keeps rows of those query rounds only (numbered from 0, as `augmath augment --first-round` numbers them:
+MuggleMath's D1 ⊂ D1+D2 ⊂ D1+D2+D3 are rounds [0], [0, 1], [0, 1, 2]); N then counts queries of those rounds.
 
 A dataset without a `query_id` column (another project's data, or any table) has one query per row, so N counts
 rows there. Rows of one query must be contiguous, as the build writes them; otherwise this raises rather than

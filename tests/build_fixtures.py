@@ -47,7 +47,7 @@ STRATEGIES = {"reverse": _reverse, "numbers": _numbers, "complexity": _complexit
 
 def make_run(run_dir: Path, source: str, strategies: list[str], n_seeds: int, offset: int = 0,
              generator: str = "SmolLM2-135M-Instruct", paths: int = 2, data_dir: str = "packaged",
-             round_number: int = 1, query_generator: str | None = None) -> list[dict]:
+             round_number: int = 0, query_generator: str | None = None) -> list[dict]:
     """Write RUN_DIR/{run.json, items.jsonl, report.json} from n_seeds real train seeds; return the rows.
     `generator` writes the responses, `query_generator` (default: the same) the questions."""
     seeds = load(source, "train", data_dir=data_dir)[offset: offset + n_seeds]

@@ -131,7 +131,11 @@ def test_card_says_what_it_is_and_how_to_load_it(built, runs):
         assert f"`{prompt_hash}`" in text
     for run in manifest["inputs"]:
         assert run["items_sha256"][:16] in text
-    assert "decontamination.flagged | 0" in text and "dropped.total | 4" in text
+    assert "dropped.total | 4" in text
+    for run in ("run-gsm8k", "run-math"):  # decontamination has its own table: sets, rows checked, removed, rate
+        checked = json.loads((out / "runs" / run / "report.json").read_text())["decontamination"]["checked"]
+        assert f"| `{run}` | gsm8k/test, math/test, svamp/test | — | {checked:,} | 0 | 0.00 |" in text
+    assert manifest["summary"]["verified_rate"] == 1.0 and manifest["summary"]["decontamination"]["removed"] == 0
     assert "| `gsm8k-reverse` | 56 | 56 | 100.0 | 1.000 | exact (56) |" in text
     assert 'take_subset("<org>/augmath"' in text
     # the runs' provenance travels with the dataset, byte for byte
@@ -203,11 +207,11 @@ def _bad_run(tmp_path: Path, runs, edit) -> Path:
     (lambda rows, run: "".join(json.dumps({**r, "sampling": "{temperature"}) + "\n" for r in rows), r":1: field 'sampling' is not a JSON"),
     (lambda rows, run: "".join(json.dumps(r) + "\n" for r in rows) + '{"id": "torn', r"invalid JSON .*torn last line"),
     (lambda rows, run: "".join(json.dumps(r) + "\n" for r in rows + rows[:1]),
-     r"query_id 'gsm8k/train/\d+/reverse/1' has path_index 0 twice, at .*items.jsonl:1 and .*items.jsonl:\d+"),
+     r"query_id 'gsm8k/train/\d+/reverse/0' has path_index 0 twice, at .*items.jsonl:1 and .*items.jsonl:\d+"),
     (lambda rows, run: "".join(json.dumps({k: v for k, v in r.items() if k != "query_id"}) + "\n" for r in rows),
      r"items.jsonl:1: missing field 'query_id' \(a run folder written before rows carried query ids"),
-    (lambda rows, run: "".join(json.dumps({**r, "round": 0}) + "\n" for r in rows),
-     r"items.jsonl:1: field 'round' is 0; rounds are numbered from 1"),
+    (lambda rows, run: "".join(json.dumps({**r, "round": -1}) + "\n" for r in rows),
+     r"items.jsonl:1: field 'round' is -1; rounds are numbered from 0"),
     (lambda rows, run: "".join(json.dumps({**r, "seed_id": "gsm8k/train/999999"}) + "\n" for r in rows),
      r"items.jsonl:1: seed_id 'gsm8k/train/999999' is not a gsm8k train record"),
 ])
@@ -289,10 +293,10 @@ def test_cli_build(runs, tmp_path, capsys):
 
 def test_two_rounds_of_the_same_strategy_merge_into_one_config(runs, tmp_path):
     root, _ = runs
-    second = make_run(tmp_path / "run-gsm8k-round2", "gsm8k", ["reverse"], 10, offset=100, round_number=2)
+    second = make_run(tmp_path / "run-gsm8k-round2", "gsm8k", ["reverse"], 10, offset=100, round_number=1)
     manifest = B.build([root / "run-gsm8k", tmp_path / "run-gsm8k-round2"], tmp_path / "ds", data_dir="packaged")
     ds = _load(tmp_path / "ds", "gsm8k-reverse")
     ids = set(ds["id"])
     assert {r["id"] for r in as_built("run-gsm8k-round2", second)} < ids and len(ids) == 56 + len(second)
-    assert sorted(set(ds["round"])) == [1, 2] and ds["round"].count(2) == len(second)
+    assert sorted(set(ds["round"])) == [0, 1] and ds["round"].count(1) == len(second)
     assert manifest["configs"]["gsm8k-original"]["rows"] == 28 + len({r["seed_id"] for r in second})

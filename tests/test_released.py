@@ -58,7 +58,7 @@ def test_each_format_becomes_a_run_folder(imported, fmt):
         assert (r["query_generator"], r["response_generator"]) == (f"q-{fmt}", f"r-{fmt}")
         assert r["verification"] == "released" and r["verified"] is False and r["agreement"] is None
         assert r["seed_id"].startswith(f"{FILES[fmt][1]}/train/") and r["seed_link"] in ("exact", "nearest")
-        assert r["id"] == f"{r['query_id']}/{r['path_index']}" and r["round"] == 1
+        assert r["id"] == f"{r['query_id']}/{r['path_index']}" and r["round"] == 0
     config = json.loads((imported / fmt / "run.json").read_text())["config"]
     assert config["file_sha256"] == report["file_sha256"] and config["format"] == fmt
 
@@ -147,12 +147,12 @@ def test_export_then_import_gives_back_the_rows(tmp_path):
         assert sorted((r["question"], r["response"], r["answer"]) for r in back) == sorted(
             zip(ds["question"], ds["response"], ds["answer"]))
         assert sorted(r["seed_id"] for r in back) == sorted(ds["seed_id"])  # every seed found again
-    # D_N of the export: the first 5 queries of round 2
+    # D_N of the export: the first 5 queries of the second round (round 1)
     assert cli(["export", str(tmp_path / "ds"), "--config", "gsm8k", "--format", "mugglemath", "--num-queries", "5",
-                "--rounds", "2", "--out", str(tmp_path / "d5.jsonl")]) == 0
+                "--rounds", "1", "--out", str(tmp_path / "d5.jsonl")]) == 0
     d5 = [json.loads(x) for x in (tmp_path / "d5.jsonl").read_text().splitlines()]
-    round2 = [q for q, r in zip(ds["question"], ds["round"]) if r == 2]
-    assert [r["query"] for r in d5] == list(dict.fromkeys(round2))[:5]
+    second = [q for q, r in zip(ds["question"], ds["round"]) if r == 1]
+    assert [r["query"] for r in d5] == list(dict.fromkeys(second))[:5]
     assert cli(["export", str(tmp_path / "ds"), "--config", "nope", "--format", "alpaca", "--out", "x.jsonl"]) == 2
 
 

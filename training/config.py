@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from augmath.io import DataError, read_yaml
+from augmath.prompts import TEMPLATES
+
 REQUIRED = ("model_name_or_path", "dataset", "output_dir")
 # Keys that may differ between a killed run and the command that resumes it (they do not change the maths).
 RESUMABLE_CHANGES = {"logging_steps", "save_steps", "save_total_limit", "report_to", "run_name", "keep_checkpoints",
@@ -45,10 +48,10 @@ class SFTConfig:
     num_samples: int | None = None  # the first N rows (nested); with a mixture, N split by weight
     num_queries: int | None = None  # D_N by query: the first N queries with all their kept paths (nested)
     paths_per_query: int | None = None  # at most the first K kept paths (responses) of each query
-    rounds: list[int] | None = None  # only rows of these query rounds (numbered from 1), e.g. [1, 2]
+    rounds: list[int] | None = None  # only rows of these query rounds (numbered from 0, as augment's), e.g. [0, 1]
     dataset_parts: list[dict] | None = None  # [{config, num_queries, paths_per_query, rounds}]: a mixture of
     #   parts, each its own nested subset (num_queries null = all), e.g. gsm8k-original whole + gsm8k D_N
-    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | chat (the tokenizer's chat template)
+    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | alpaca-input (the paper's train.py) | chat
     max_length: int = 512
     overlong: str = "truncate"  # truncate | drop: examples longer than max_length (counted either way)
     # --- batching ---
@@ -91,7 +94,7 @@ class SFTConfig:
 CHOICES = {
     "torch_dtype": ("float32", "bfloat16", "float16", "auto"),
     "mixed_precision": (None, "no", "bf16", "fp16"),
-    "prompt_template": ("alpaca", "chat"),
+    "prompt_template": TEMPLATES,
     "overlong": ("truncate", "drop"),
     "batching": ("packed", "padded"),
     "packed_attention": ("varlen", "mask"),
@@ -155,7 +158,11 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             value = args[i + 1]
             i += 1
         i += 1
-        out[key] = yaml.safe_load(value) if value != "" else ""
+        try:
+            out[key] = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError as e:
+            raise RecipeError(f"command line: --{key} {value!r} is not a valid value "
+                              f"({getattr(e, 'problem', e)})") from None
     return out
 
 
@@ -192,9 +199,9 @@ def load_recipe(path: str | Path | None, overrides: dict[str, Any] | None = None
         path = resolve_file("recipes", path)
         where = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise RecipeError(f"{path}: invalid YAML: {e}") from None
+            raw = read_yaml(path) or {}
+        except DataError as e:  # broken YAML or not UTF-8: one line naming file and line
+            raise RecipeError(str(e)) from None
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value, got {type(raw).__name__}")
     values: dict[str, Any] = {}
@@ -251,15 +258,15 @@ PART_KEYS = ("config", "num_queries", "paths_per_query", "rounds")
 
 
 def _validate_subset(values: dict, where: str, prefix: str) -> None:
-    """num_queries / paths_per_query: positive ints or null; rounds: a non-empty list of round numbers >= 1."""
+    """num_queries / paths_per_query: positive ints or null; rounds: a non-empty list of round numbers >= 0."""
     for key in ("num_queries", "paths_per_query"):
         value = values.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise RecipeError(f"{where}: '{prefix}{key}' must be an integer > 0 (or null for all), got {value!r}")
     rounds = values.get("rounds")
     if rounds is not None and (not isinstance(rounds, list) or not rounds or
-                               not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rounds)):
-        raise RecipeError(f"{where}: '{prefix}rounds' must be a non-empty list of round numbers >= 1, got {rounds!r}")
+                               not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rounds)):
+        raise RecipeError(f"{where}: '{prefix}rounds' must be a non-empty list of round numbers >= 0, got {rounds!r}")
 
 
 def _validate_parts(cfg: SFTConfig, where: str) -> None:

@@ -69,6 +69,22 @@ def dataset_configs(dataset: str, revision: str | None = None) -> list[str]:
         raise DatasetError(f"cannot list the configs of dataset {dataset!r}: {type(e).__name__}: {e}") from None
 
 
+def check_local_files(dataset: str) -> None:
+    """A local dataset folder's parquet files must be whole: a truncated or corrupt one is named here, in one line,
+    before `augmath train` launches anything (reading a file's footer costs milliseconds)."""
+    import pyarrow.parquet as pq
+
+    root = Path(dataset)
+    if not root.is_dir():
+        return  # a Hub id: datasets checks what it downloads
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            pq.read_metadata(path)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError for cut or foreign files
+            raise DatasetError(f"{path}: not a readable parquet file, truncated or corrupt ({e}); rebuild the "
+                               "dataset with `augmath build`") from None
+
+
 def _load_config(dataset: str, config: str | None, split: str, revision: str | None, valid: list[str]):
     import datasets
 
@@ -171,8 +187,19 @@ def load_rows(cfg) -> tuple[list[dict[str, str]], dict[str, Any]]:
         "rows_per_config": {str(c): len(d) for c, d in parts}, "split": cfg.dataset_split,
         "revision": cfg.dataset_revision or _local_version(cfg.dataset), "num_samples": len(rows),
         "num_queries": sum(p["queries"] for p in info), "parts": info, "rows_sha256": digest,
+        **_published_as(cfg.dataset),
     }
     return rows, provenance
+
+
+def _published_as(dataset: str) -> dict[str, str]:
+    """A local folder built for a Hub repo (`augmath build --repo-id`): its repo id and version tag, so the model
+    card names the training data as users will load it."""
+    manifest = Path(dataset) / "manifest.json"
+    data = json.loads(manifest.read_bytes()) if manifest.is_file() else {}
+    if not data.get("repo_id"):
+        return {}
+    return {"hub_id": data["repo_id"], "hub_revision": f"v{data['version']}"}
 
 
 def _local_version(dataset: str) -> str | None:

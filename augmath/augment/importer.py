@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to create (must not exist, or be empty)")
     p.add_argument("--strategy", default="imported",
                    help="strategy name of the rows (default: imported; metamathqa: from each record's type)")
-    p.add_argument("--round", type=int, default=1, help="query round of the rows (numbered from 1)")
+    p.add_argument("--round", type=int, default=0, help="query round of the rows (numbered from 0, as augment's)")
     p.add_argument("--query-generator", default="unknown", help="model that wrote the queries")
     p.add_argument("--response-generator", default=None, help="model that wrote the responses (default: the same)")
     p.add_argument("--min-link-score", type=float, default=0.5,
@@ -78,7 +78,7 @@ def _prepare_out(out: Path) -> None:
 def import_file(args: argparse.Namespace) -> dict:
     from augmath import grading
     from augmath.augment.link import SeedLinker, normalize
-    from augmath.augment.run import _dedup_and_decontaminate
+    from augmath.augment.run import _dedup_and_decontaminate, run_key
     from augmath.augment.strategies import Query
     from augmath.sources import Record, load
 
@@ -87,8 +87,8 @@ def import_file(args: argparse.Namespace) -> dict:
     if not NAME.match(args.strategy) or args.strategy in ("original", "default"):
         raise DataError(f"--strategy {args.strategy!r} is not a valid config name part (lowercase letters, digits "
                         "and '_', starting with a letter; not 'original'/'default')")
-    if args.round < 1:
-        raise DataError(f"--round must be >= 1, got {args.round}")
+    if args.round < 0:
+        raise DataError(f"--round must be >= 0, got {args.round}")
     records = list(read_released(path, args.format))
     file_sha = sha256_file(path)
     prompt_hash = f"released-{file_sha[:12]}"  # the prompts are unknown; rows from one file share this hash
@@ -152,9 +152,10 @@ def import_file(args: argparse.Namespace) -> dict:
               **{k: getattr(args, k) for k in ("format", "source", "strategy", "round", "min_link_score",
                                                 "allow_unlinked", "data_dir", "skip_decontam")},
               "query_generator": generators[0], "response_generator": generators[1]}
-    _write_run(out, {"config": config, "seeds": len(seeds), "prompt_hashes": {"released": prompt_hash},
+    key = run_key(config)  # run.json and report.json name the same run, as `augmath augment` writes them
+    _write_run(out, {"config": config, "run_key": key, "seeds": len(seeds), "prompt_hashes": {"released": prompt_hash},
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))},
-               items, dropped, report)
+               items, dropped, {**report, "run_key": key})
     return report
 
 
@@ -166,7 +167,8 @@ def _write_run(out: Path, run_json: dict, items: list[dict], dropped: list[dict]
         write_json_atomic(tmp / "run.json", run_json)
         write_jsonl_atomic(tmp / "items.jsonl", items)
         write_jsonl_atomic(tmp / "dropped.jsonl", dropped)
-        write_json_atomic(tmp / "report.json", report)
+        files = {name: sha256_file(tmp / name) for name in ("items.jsonl", "dropped.jsonl")}
+        write_json_atomic(tmp / "report.json", {**report, "files": files})
         if out.is_dir():
             out.rmdir()  # checked empty before the work started
         os.replace(tmp, out)

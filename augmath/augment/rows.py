@@ -5,7 +5,7 @@ items.jsonl row: id, query_id, seed_id, source, strategy, round, question, respo
     verification (method), verified, agreement.
     query_id names one generated query (`{seed_id}/{strategy}/{round}`, plus a variant where one seed, strategy
     and round hold several, as in imported data); its kept paths are the rows `{query_id}/{path_index}`, so
-    nested subsets can take whole queries. Rounds are numbered from 1.
+    nested subsets can take whole queries. Rounds are numbered from 0 (`augmath augment --first-round`).
 dropped.jsonl row: the same provenance where it exists, plus stage (query / paths / dedup / decontam) and
     reason. Nothing is dropped silently: every drop is a row and a count in report.json.
 """

@@ -29,7 +29,7 @@ class Query:
     """A new question made from a seed, before (or without) sampled responses."""
     seed: Record
     strategy: str
-    round: int  # query round, numbered from 1 (MuggleMath's D1, D2, ...); seeds the strategy's choices
+    round: int  # query round, numbered from 0 (MuggleMath's D1 is round 0); seeds the strategy's choices
     question: str
     gold: str | None  # known answer, or None when a majority vote must decide it
     gold_method: str  # exact-chain | masked-number | seed-gold | majority
