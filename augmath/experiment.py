@@ -40,7 +40,7 @@ class ExperimentConfig:
     base_models: list[str] = field(default_factory=lambda: ["embedded"])
     train: dict[str, Any] = field(default_factory=dict)       # recipe, runs: [{config, amounts}], overrides
     eval: dict[str, Any] = field(default_factory=dict)        # tasks, max_samples, include_base, args
-    fit: dict[str, Any] = field(default_factory=dict)         # target_acc
+    fit: dict[str, Any] = field(default_factory=dict)         # target_acc, target_bpb
     push: dict[str, Any] = field(default_factory=dict)        # org, dry_run
 
     @classmethod
@@ -139,6 +139,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     # The fit needs a data amount N per point; base models have none (they are the transfer matrix's first row).
     fitted = [e for e in evals if e.startswith("eval-train-")]
     fit_args = ["--target-acc", str(cfg.fit["target_acc"])] if cfg.fit.get("target_acc") else []
+    fit_args += ["--target-bpb", str(cfg.fit["target_bpb"])] if cfg.fit.get("target_bpb") else []
     stages.append(Stage("fit", "fit", ["fit", *[f"{{dep:{e}}}/results" for e in fitted], "--out", "{out}/fit"]
                         + fit_args, deps=fitted, ok_codes=(0, 1)))  # 1 = a series could not be fitted: reported
     stages.append(Stage("transfer", "transfer", ["transfer", *results, "--out", "{out}/transfer"], deps=evals))

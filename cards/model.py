@@ -83,6 +83,8 @@ def _normalise(results: dict[str, Any]) -> dict[str, dict]:
     tasks = results.get("tasks", results)
     out = {}
     for name, r in tasks.items():
+        if isinstance(r, dict) and r.get("metric") == "bpb":
+            continue  # likelihood tasks (gsm8k_bpb) are a small-scale instrument, not a model-index accuracy
         if not isinstance(r, dict) or "accuracy" not in r:
             raise ValueError(f"evaluation result for {name!r} has no 'accuracy' (got {r!r:.200})")
         out[name] = {k: r.get(k) for k in ("accuracy", "n", "stderr", "task", "maj@k", "k") if k in r}

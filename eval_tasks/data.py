@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from augmath import sources
-from augmath.benchmarks import BENCHMARKS, benchmark
+from augmath.benchmarks import BENCHMARKS, benchmark, benchmark_of
 from augmath.eval_tasks import settings
 from augmath.io import read_json_object, write_json_atomic
 from augmath.prompts import format_prompt
@@ -96,11 +96,14 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None, root: str | os
 
 
 def task_folder(name: str) -> str:
-    """The `hf_repo` of benchmark `name`: the folder `augmath eval` prepared (settings file), else one prepared now."""
+    """The `hf_repo` of task `name` (gsm8k or gsm8k_bpb: both read the benchmark's one prepared folder): the folder
+    `augmath eval` prepared (settings file), else one prepared now."""
     folders = settings.current().get("tasks") or {}
-    if name in folders:
-        return str(folders[name])
-    return str(prepare(name))
+    bench = benchmark_of(name)
+    for key in (name, bench, *(k for k in folders if benchmark_of(k) == bench)):
+        if key in folders:
+            return str(folders[key])
+    return str(prepare(bench))
 
 
 def task_config(name: str, prompt_function):

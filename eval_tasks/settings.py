@@ -3,10 +3,12 @@
 `augmath eval` writes OUT/lighteval/settings.json and sets $AUGMATH_EVAL_SETTINGS to its path; the task
 modules and the endpoint model read it. Every field is optional:
 
-    tasks           {benchmark: prepared data folder}   the tasks augmath.eval_tasks.TASKS_TABLE builds, on that
+    tasks           {task: prepared data folder}        the tasks augmath.eval_tasks.TASKS_TABLE builds, on that
                                                         data (default: every benchmark, prepared on import)
     template        "alpaca" | "chat"                   the prompt template (default alpaca, as trained)
     max_new_tokens  int                                 overrides every task's generation size
+    eos_token       str                                 the model's end-of-sequence token, which the likelihood
+                                                        tasks append to the reference (as training does)
     endpoint        {base_url, model, template, params, concurrency, timeout, log_path}
                                                         the endpoint backend's settings (no API key: that stays
                                                         in $OPENAI_API_KEY, never in a file)
@@ -24,7 +26,7 @@ from typing import Any
 from augmath.io import read_json_object, write_json_atomic
 
 SETTINGS_ENV = "AUGMATH_EVAL_SETTINGS"
-FIELDS = ("tasks", "template", "max_new_tokens", "endpoint")
+FIELDS = ("tasks", "template", "max_new_tokens", "eos_token", "endpoint")
 
 
 @lru_cache(maxsize=8)

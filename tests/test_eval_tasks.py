@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from augmath.benchmarks import LIKELIHOOD_TASKS
 from augmath.eval_tasks import data as eval_data
 from augmath.prompts import ALPACA_STOP, format_prompt
 from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows, settings_file  # noqa: F401
@@ -24,7 +25,9 @@ def test_task_module_shape(name, eval_folders):
     module = load_task_module(name, eval_folders)
     text = (TASKS_DIR / f"{name}.py").read_text()
     assert text.startswith('"""\nname:\n'), "lighteval task-file docstring header"
-    assert len(module.TASKS_TABLE) == 1
+    # the generative task, then (benchmarks with a reference solution) the likelihood task
+    assert [c.name for c in module.TASKS_TABLE] == [f"augmath_{name}"] + (
+        [f"augmath_{name}_bpb"] if f"{name}_bpb" in LIKELIHOOD_TASKS else [])
     config = module.TASKS_TABLE[0]
     assert config.name == f"augmath_{name}" == eval_data.BENCHMARKS[name].task
     assert config.hf_repo == eval_folders[name]
@@ -38,7 +41,7 @@ def test_task_names_do_not_collide_with_lighteval_builtins(eval_folders):
     from lighteval.tasks.registry import Registry
 
     builtin = set(Registry.load_all_task_configs())
-    ours = {load_task_module(n, eval_folders).TASKS_TABLE[0].name for n in eval_data.BENCHMARKS}
+    ours = {c.name for n in eval_data.BENCHMARKS for c in load_task_module(n, eval_folders).TASKS_TABLE}
     assert "gsm8k" in builtin and "math_500" in builtin  # the names we must avoid really are taken
     assert not ours & builtin
 
