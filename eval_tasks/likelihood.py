@@ -42,6 +42,7 @@ from augmath.prompts import format_prompt
 from augmath.sources import canonical_number
 
 METRICS = ("bpb", "nll_per_token", "nll", "tokens", "bytes")
+REFERENCE_VERSION = 1  # the reference texts' format (the task config's version)
 LN2 = math.log(2)
 
 
@@ -85,10 +86,10 @@ def reference_solution(line: dict, benchmark: str) -> str:
         if not equation:
             raise NoReference(f"{line.get('id')}: SVAMP row without an equation")
         return svamp_reference(str(equation), str(line["answer"]))
-    solution = (line.get("solution") or "").strip()
-    if not solution:
+    solution = line.get("solution") or ""
+    if not solution.strip():
         raise NoReference(f"{line.get('id')}: no reference solution")
-    return solution
+    return solution  # as is: the `original` training rows are these solutions, unstripped
 
 
 # --------------------------------------------------------------------------------------------- the Doc
@@ -168,7 +169,7 @@ def task_config(name: str):
     folder as its generative task, zero-shot."""
     from lighteval.tasks.lighteval_task import LightevalTaskConfig
 
-    from augmath.eval_tasks.data import task_folder
+    from augmath.eval_tasks.data import sample_filter, task_folder
 
     task = f"{name}{LIKELIHOOD_SUFFIX}"
     return LightevalTaskConfig(
@@ -180,7 +181,9 @@ def task_config(name: str):
         evaluation_splits=["test"],
         few_shots_split="train",
         few_shots_select="random_sampling_from_train",
+        hf_filter=sample_filter(task),
         generation_size=1,  # no generation: log-likelihood requests only
         metrics=[likelihood_metric()],
-        version=0,
+        # lighteval's answer cache keys on this config, not on the Docs: bump when the reference text changes
+        version=REFERENCE_VERSION,
     )

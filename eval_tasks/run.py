@@ -75,6 +75,33 @@ def parse_tasks(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_max_samples(spec: str | int | None, names: list[str]) -> tuple[int | None, dict[str, int]]:
+    """`--max-samples N` (every task), or per task `gsm8k_bpb=24,math500_bpb=8` (with an optional plain N for the
+    rest: `24,math500_bpb=8`) -> (N, {task: K}). With per-task values every task gets its own limit (tasks with
+    neither get all their items); the items are the ones `--max-samples K` picks (eval_tasks.data.sample_filter)."""
+    if spec is None or spec == "":
+        return None, {}
+    default, per_task = None, {}
+    for part in str(spec).split(","):
+        part = part.strip()
+        name, eq, value = part.rpartition("=") if "=" in part else ("", "", part)
+        try:
+            k = int(value)
+        except ValueError:
+            raise EvalError(f"--max-samples {spec!r}: {part!r} is not N or TASK=N") from None
+        if k < 1:
+            raise EvalError(f"--max-samples {spec!r}: every number must be >= 1")
+        if not eq:
+            default = k
+        elif name.strip() not in names:
+            raise EvalError(f"--max-samples {spec!r}: {name.strip()!r} is not one of this run's tasks ({', '.join(names)})")
+        else:
+            per_task[name.strip()] = k
+    if per_task and default is not None:
+        per_task = {n: per_task.get(n, default) for n in names}
+    return default, per_task
+
+
 def check_likelihood_request(names: list[str], args) -> list[str]:
     """The likelihood tasks among `names`; EvalError, before anything is loaded, where they cannot run."""
     likelihood = [n for n in names if eval_task(n).likelihood]
@@ -261,8 +288,9 @@ def evaluate(args) -> dict:
     if args.resume and args.backend != "endpoint":
         raise EvalError(f"--resume is for --backend endpoint (its request log); --backend {args.backend} "
                         "reuses answers through lighteval's own cache (keyed on the weights' hash)")
-    if args.maj_k < 1 or args.fewshot < 0 or (args.max_samples is not None and args.max_samples < 1):
-        raise EvalError("--maj-k must be >= 1, --fewshot >= 0, --max-samples >= 1")
+    if args.maj_k < 1 or args.fewshot < 0:
+        raise EvalError("--maj-k must be >= 1, --fewshot >= 0")
+    default_samples, task_samples = parse_max_samples(args.max_samples, names)
     params = generation_parameters(args)
     if args.maj_k > 1 and params["temperature"] == 0:
         raise EvalError("--maj-k > 1 needs sampling: pass --temperature > 0")
@@ -297,16 +325,17 @@ def evaluate(args) -> dict:
     folders = {n: prepared[benchmark_of(n)] for n in names}  # gsm8k and gsm8k_bpb score the same items
     ensure_tiny_benchmarks_stub()
     child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens,
-                      "eos_token": eos}
+                      "eos_token": eos, "max_samples": task_samples or None}
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
     env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
     common = [task_string(names, args.fewshot, args.maj_k), "--custom-tasks", TASKS_MODULE,
               "--output-dir", str(work), "--save-details"]
-    if args.max_samples:
-        common += ["--max-samples", str(args.max_samples)]
+    if default_samples and not task_samples:
+        common += ["--max-samples", str(default_samples)]
     throwaway = None
-    settings = {"template": args.template, "fewshot": args.fewshot, "max_samples": args.max_samples,
+    settings = {"template": args.template, "fewshot": args.fewshot,
+                "max_samples": task_samples or default_samples,
                 "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens,
                 "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
     if likelihood:
@@ -389,7 +418,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for --backend endpoint "
                                                     "(default $OPENAI_BASE_URL; 'embedded' starts augmath's own "
                                                     "server for the run); the key comes from $OPENAI_API_KEY")
-    p.add_argument("--max-samples", type=int, default=None, help="evaluate a fixed random subset of N per task")
+    p.add_argument("--max-samples", default=None,
+                   help="evaluate a fixed random subset of N per task; or per task, e.g. 24,math500_bpb=8")
     p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
                                                     "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
     p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")

@@ -7,6 +7,9 @@ modules and the endpoint model read it. Every field is optional:
                                                         data (default: every benchmark, prepared on import)
     template        "alpaca" | "chat"                   the prompt template (default alpaca, as trained)
     max_new_tokens  int                                 overrides every task's generation size
+    max_samples     {task: int}                         per-task numbers of items (`--max-samples gsm8k_bpb=24,...`;
+                                                        data.sample_filter); a plain `--max-samples N` goes to
+                                                        lighteval's own --max-samples instead
     eos_token       str                                 the model's end-of-sequence token, which the likelihood
                                                         tasks append to the reference (as training does)
     endpoint        {base_url, model, template, params, concurrency, timeout, log_path}
@@ -26,7 +29,7 @@ from typing import Any
 from augmath.io import read_json_object, write_json_atomic
 
 SETTINGS_ENV = "AUGMATH_EVAL_SETTINGS"
-FIELDS = ("tasks", "template", "max_new_tokens", "eos_token", "endpoint")
+FIELDS = ("tasks", "template", "max_new_tokens", "max_samples", "eos_token", "endpoint")
 
 
 @lru_cache(maxsize=8)
