@@ -129,8 +129,10 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
     lo_n, hi_n = points[0].n_train, points[-1].n_train
     record = {
         "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric],
-        "points": [{"n_train": p.n_train, "value": p.value, "n": p.n,
-                    "ci": _interval(boot[i], confidence), "results": p.source} for i, p in enumerate(points)],
+        "points": [{"n_train": p.n_train, "value": p.value, "n": p.n, "ci": _interval(boot[i], confidence),
+                    # the change from the smallest N, from the same replicates (paired when the items are shared)
+                    "change": float(y[i] - y[0]), "change_ci": _interval(boot[i] - boot[0], confidence),
+                    "results": p.source} for i, p in enumerate(points)],
         "bootstrap": {"scheme": scheme, "resamples": resamples, "seed": seed, "confidence": confidence},
         "noise": noise,
         "models": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in models.items()},
@@ -138,9 +140,8 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
         "selection": selection,
         "flags": flags,
     }
-    # The change from the smallest to the largest N, with the same replicates (paired when the items are shared).
     record["change"] = {"from_n": points[0].n_train, "to_n": points[-1].n_train, "difference": float(y[-1] - y[0]),
-                        "ci": _interval(boot[-1] - boot[0], confidence)}
+                        "ci": record["points"][-1]["change_ci"]}
     target_x = None
     if target is not None:
         record["target"] = _target(models[selected], target, confidence, lo_n, hi_n, HIGHER_IS_BETTER[metric])

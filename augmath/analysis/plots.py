@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from augmath.io import atomic_writer  # noqa: E402
 
 MODEL_NAMES = {"loglinear": "log-linear", "segmented": "segmented log-linear"}
-DEMO_NOTE = "135M demo model: plumbing, not accuracy claims"
+DEMO_NOTE = "135M demo model: no accuracy claim"
 MIN_COLOR_SPAN = 10.0  # accuracy points: a 1-point difference must not fill the colour range
 
 
@@ -74,7 +74,11 @@ def plot_scaling(fits: list[dict], path, *, title: str, target: float | None = N
     if len(metrics) > 1:
         raise ValueError(f"one scaling plot shows one metric (got {sorted(metrics)})")
     scale, ylabel, fmt = AXES[metrics.pop() if metrics else "accuracy"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    paired = bool(fits) and all("change_ci" in p for f in fits for p in f["points"])
+    if paired:  # right: each point's change from the series' smallest N, its interval from the same replicates
+        fig, (ax, cax) = plt.subplots(1, 2, figsize=(12.5, 4.8), gridspec_kw={"width_ratios": [1.5, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, f in enumerate(fits):
         color = colors[i % len(colors)]
@@ -99,6 +103,11 @@ def plot_scaling(fits: list[dict], path, *, title: str, target: float | None = N
                     label=f"{f['series']}: {MODEL_NAMES[curve['other_model']]} (not selected)")
         if f["selected"] == "segmented":
             ax.axvline(f["models"]["segmented"]["params"]["breakpoint_n"], color=color, ls=":", lw=1)
+        if paired:
+            d = np.array([p["change"] for p in pts]) * scale
+            dlo = np.array([p["change_ci"][0] for p in pts], dtype=float) * scale
+            dhi = np.array([p["change_ci"][1] for p in pts], dtype=float) * scale
+            cax.errorbar(n, d, yerr=[d - dlo, dhi - d], fmt="o-", color=color, capsize=3, ms=5, label=f["series"])
         t = f.get("target")
         if t and t.get("n") and grid[0] <= t["n"] <= grid[-1]:
             ax.plot([t["n"]], [t["value"] * scale], marker="*", ms=13, color=color, zorder=4,
@@ -114,8 +123,18 @@ def plot_scaling(fits: list[dict], path, *, title: str, target: float | None = N
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="best")
     conf = fits[0]["bootstrap"]["confidence"] if fits else 0.95
+    if paired:
+        cax.axhline(0, color="grey", lw=1)
+        cax.set_xscale("log")
+        _plain_log_ticks(cax)
+        cax.set_xlabel("augmented training examples N (log scale)")
+        cax.set_ylabel(f"change from the smallest N ({'points' if scale == 100 else 'bits per byte'})")
+        cax.set_title("change from the smallest N, paired over the same items", fontsize=10)
+        cax.grid(True, which="both", alpha=0.25)
     fig.text(0.01, -0.02, f"points: {conf:.0%} bootstrap interval over eval items; band: bootstrap band of the "
-             "selected fit; dotted: extrapolation beyond the measured N", fontsize=7, color="dimgrey")
+             "selected fit; dotted: extrapolation beyond the measured N"
+             + ("; right: the same replicates, differences (a shared test set makes them far tighter than the "
+                "points)" if paired else ""), fontsize=7, color="dimgrey")
     _save(fig, path)
     return path
 
