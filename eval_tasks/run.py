@@ -119,9 +119,29 @@ def check_likelihood_request(names: list[str], args) -> list[str]:
     return likelihood
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
+
+
+def _configured_eos(folder: Path) -> str | None:
+    """eos_token from a local tokenizer_config.json (a string, or an AddedToken dict), when there is a tokenizer
+    file beside it; None to let transformers decide."""
+    config = folder / "tokenizer_config.json"
+    if not config.is_file() or not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        return None
+    try:
+        eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token")
+    except (OSError, ValueError):
+        return None
+    eos = eos.get("content") if isinstance(eos, dict) else eos
+    return eos if isinstance(eos, str) and eos else None
+
+
 def model_eos_token(model: str) -> str:
     """The end-of-sequence token the likelihood tasks append to the reference (training appends it to every
-    response). Reads only the tokenizer files: a model without a usable tokenizer fails here, in seconds."""
+    response). A local folder's tokenizer_config.json answers without importing transformers (seconds per eval);
+    otherwise the tokenizer is loaded: a model without a usable tokenizer fails here, before lighteval starts."""
+    if Path(model).is_dir() and (eos := _configured_eos(Path(model))):
+        return eos
     from transformers import AutoTokenizer
 
     try:

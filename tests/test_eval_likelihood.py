@@ -224,3 +224,16 @@ def test_bits_per_byte_matches_a_hand_computation_with_transformers(tmp_path, mo
     gen_ids = [json.loads(line)["id"] for line in (out / "details" / "gsm8k.jsonl").read_text().splitlines()]
     bpb_ids = [json.loads(line)["id"] for line in (out / "details" / "gsm8k_bpb.jsonl").read_text().splitlines()]
     assert sorted(gen_ids) == sorted(bpb_ids)
+
+
+def test_eos_comes_from_the_tokenizer_config_without_transformers(tmp_path):
+    from augmath.tiny import make_tiny_llama
+    from transformers import AutoTokenizer
+
+    model = make_tiny_llama(tmp_path / "tiny")
+    assert evaluation._configured_eos(model) == AutoTokenizer.from_pretrained(model).eos_token == EOS
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    (model / "tokenizer_config.json").write_text(json.dumps({**config, "eos_token": {"content": "</s>"}}))
+    assert evaluation.model_eos_token(str(model)) == "</s>"
+    (model / "tokenizer.json").unlink()  # a config without a tokenizer file: transformers decides (and fails)
+    assert evaluation._configured_eos(model) is None
