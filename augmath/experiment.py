@@ -39,7 +39,7 @@ class ExperimentConfig:
     dataset: dict[str, Any] = field(default_factory=dict)     # name, version, seed
     base_models: list[str] = field(default_factory=lambda: ["embedded"])
     train: dict[str, Any] = field(default_factory=dict)       # recipe, runs: [{config, amounts}], overrides
-    eval: dict[str, Any] = field(default_factory=dict)        # tasks, max_samples, include_base, args
+    eval: dict[str, Any] = field(default_factory=dict)        # tasks, max_samples (N or {task: N}), include_base, args
     fit: dict[str, Any] = field(default_factory=dict)         # target_acc, target_bpb
     push: dict[str, Any] = field(default_factory=dict)        # org, dry_run
 
@@ -109,8 +109,11 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                         deps=runs))
     tasks = ",".join(cfg.eval.get("tasks", ["gsm8k", "math500"]))
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
-    if cfg.eval.get("max_samples"):
-        eval_args += ["--max-samples", str(cfg.eval["max_samples"])]
+    samples = cfg.eval.get("max_samples")
+    if isinstance(samples, dict):  # per task: {gsm8k_bpb: 24, math500_bpb: 8}
+        samples = ",".join(f"{task}={n}" for task, n in samples.items())
+    if samples:
+        eval_args += ["--max-samples", str(samples)]
     recipe = str(resolve_file("recipes", cfg.train["recipe"]).resolve()) if cfg.train.get("recipe") else ""
     evals, models = [], []
     for base in cfg.base_models:

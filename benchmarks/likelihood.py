@@ -3,6 +3,7 @@ requests on its transformers backend) against a plain transformers loop over the
 
     nice -n 10 python benchmarks/likelihood.py --n 200                       # SmolLM2-135M, 200 GSM8K test items
     nice -n 10 python benchmarks/likelihood.py --n 200 --batch-size 16 --dtype bfloat16 --keep outputs/bpb_bench
+    nice -n 10 python benchmarks/likelihood.py --n 64 --repeats 2      # A B A B: on a shared machine, load drifts
 
 Both sides score the same items (the ids lighteval picked) on the same converted SmolLM2-135M folder with the same
 dtype and batch size, tokenized as training does (the Alpaca prompt alone with the tokenizer's special tokens, the
@@ -11,7 +12,8 @@ model phase (its RUNNING MODEL -> COMPUTING METRICS log lines: the forward passe
 imports, no model load) against the plain loop's forward passes (model load excluded too); and the whole
 `augmath eval` command end to end (imports, data, model load, metric, results). Printed: items/s and tokens/s of
 both, the ratio (lighteval / plain: 1.0 means the lighteval path costs nothing extra), and the largest per-item
-difference in bits per byte between the two (they compute the same number). lighteval's own perplexity metrics
+difference in bits per byte between the two (they compute the same number). `--repeats R` alternates the two
+R times (A B A B ...) and sums the times, so a machine whose load drifts biases neither side. lighteval's own perplexity metrics
 are not a separate baseline: `target_perplexity` runs through the same log-likelihood requests (same cost) and
 the PERPLEXITY ones score the whole text without a prompt, a different number.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import tempfile
 import time
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", default="float32", help="float32 (fast on AVX2-only CPUs) or bfloat16")
     p.add_argument("--threads", type=int, default=None, help="torch threads for the plain loop (default: torch's)")
     p.add_argument("--keep", default=None, help="keep the results folder here (default: a temp dir)")
+    p.add_argument("--repeats", type=int, default=1, help="alternate the two this many times (times summed)")
     args = p.parse_args(argv)
 
     model = resolve_model(args.model)
@@ -86,21 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     argv_eval = ["eval", "--model", model, "--tasks", args.task, "--max-samples", str(args.n), "--no-cache",
                  "--batch-size", str(args.batch_size), "--dtype", args.dtype, "--device", "cpu", "--quiet",
                  "--out", str(out)] + (["--data-dir", args.data_dir] if args.data_dir else [])
-    t0 = time.monotonic()
-    if augmath_main(argv_eval) != 0:
-        raise SystemExit(f"augmath eval failed; log: {out / 'lighteval' / 'lighteval.log'}")
-    total = time.monotonic() - t0
-    phase = generation_seconds(out / "lighteval" / "lighteval.log")
-    results = json.loads((out / "results.json").read_text())
-    rows = [json.loads(line) for line in (out / "details" / f"{args.task}.jsonl").read_text().splitlines()]
-    plain = plain_loop(model, rows, args.dtype, args.batch_size, args.threads)
+    total = phase = plain_s = 0.0
+    loads = []
+    for _ in range(max(1, args.repeats)):
+        loads.append(os.getloadavg()[0])
+        t0 = time.monotonic()
+        if augmath_main(argv_eval) != 0:
+            raise SystemExit(f"augmath eval failed; log: {out / 'lighteval' / 'lighteval.log'}")
+        total += time.monotonic() - t0
+        phase += generation_seconds(out / "lighteval" / "lighteval.log")
+        results = json.loads((out / "results.json").read_text())
+        rows = [json.loads(line) for line in (out / "details" / f"{args.task}.jsonl").read_text().splitlines()]
+        loads.append(os.getloadavg()[0])
+        plain = plain_loop(model, rows, args.dtype, args.batch_size, args.threads)
+        plain_s += plain["seconds"]
+    runs = max(1, args.repeats)
+    total, phase, plain["seconds"] = total / runs, phase / runs, plain_s / runs
 
     diff = max(abs(r["bpb"] - b) for r, b in zip(rows, plain["bpb"]))
     n, tokens = len(rows), plain["tokens"]
     summary = results["tasks"][args.task]
     report = {
         "task": args.task, "items": n, "tokens": tokens, "dtype": args.dtype, "batch_size": args.batch_size,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "repeats": runs,
+        "load_average_1min": [round(x, 2) for x in loads],
         "lighteval": {"model_phase_s": round(phase, 2), "end_to_end_s": round(total, 2),
                       "items_per_s": round(n / phase, 2), "tokens_per_s": round(tokens / phase, 1)},
         "plain_transformers": {"forward_s": round(plain["seconds"], 2), "items_per_s": round(n / plain["seconds"], 2),
