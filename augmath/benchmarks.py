@@ -22,20 +22,23 @@ class Benchmark:
     hub_id: str                   # the public dataset, for model-index metadata
     display: str                  # its name in cards and tables
     hub_split: str = "test"       # the split of hub_id that `split` corresponds to
+    hub_config: str | None = "default"  # its config (None: MATH's test set is all 7 subject configs together)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
-        Benchmark("gsm8k", "augmath_gsm8k", "gsm8k", "test", ("gsm8k", "train"), "gsm8k", 512, "openai/gsm8k", "GSM8K"),
+        Benchmark("gsm8k", "augmath_gsm8k", "gsm8k", "test", ("gsm8k", "train"), "gsm8k", 512, "openai/gsm8k", "GSM8K",
+                  hub_config="main"),
         Benchmark("math", "augmath_math", "math", "test", ("math", "train"), "math", 1024,
-                  "EleutherAI/hendrycks_math", "MATH"),
+                  "EleutherAI/hendrycks_math", "MATH", hub_config=None),
         Benchmark("math500", "augmath_math500", "math500", "test", ("math", "train"), "math", 1024,
                   "HuggingFaceH4/MATH-500", "MATH-500"),
         # Test-only word-problem sets: their few-shot examples come from GSM8K train (same answer format).
-        Benchmark("svamp", "augmath_svamp", "svamp", "test", ("gsm8k", "train"), "gsm8k", 512, "ChilleD/SVAMP", "SVAMP"),
+        Benchmark("svamp", "augmath_svamp", "svamp", "test", ("gsm8k", "train"), "gsm8k", 512, "ChilleD/SVAMP", "SVAMP",
+                  hub_split="train+test"),  # the 1,000 SVAMP problems are split 700/300 on the Hub
         Benchmark("asdiv", "augmath_asdiv", "asdiv", "test", ("gsm8k", "train"), "gsm8k", 512, "EleutherAI/asdiv",
-                  "ASDiv", hub_split="validation"),
+                  "ASDiv", hub_split="validation", hub_config="asdiv"),
         Benchmark("mawps", "augmath_mawps", "mawps", "test", ("gsm8k", "train"), "gsm8k", 512, "MU-NLPC/Calc-mawps",
                   "MAWPS"),
     ]

@@ -18,8 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("augmath.engine.server", "start the embedded OpenAI-compatible server"),
     "generate": ("augmath.engine.cli", "sample completions for a JSONL of requests, resumably"),
     "augment": ("augmath.augment.run", "augment GSM8K / MATH with MuggleMath strategies"),
+    "import": ("augmath.augment.importer", "turn published data (MuggleMath, MetaMathQA, Alpaca) into a run folder"),
     "decontaminate": ("augmath.decontam.run", "flag rows that overlap the evaluation sets"),
     "build": ("augmath.dataset_builders.build", "build a Hub-ready dataset folder from run folders"),
+    "export": ("augmath.dataset_builders.export", "write a dataset config as MuggleMath or Alpaca JSONL"),
     "push": ("augmath.hub", "push a dataset / model / results folder to the Hub"),
     "train": ("augmath.training.launch", "train a model with augmath.training.sft under accelerate launch"),
     "eval": ("augmath.eval_tasks.run", "evaluate a model with augmath's lighteval tasks"),
@@ -56,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"augmath {name}", description=help_text)
     module.add_arguments(sub)
     args = sub.parse_args(rest)
-    return int(module.run(args) or 0)
+    from augmath.io import DataError, FolderBusy
+
+    try:
+        return int(module.run(args) or 0)
+    except (DataError, FolderBusy, FileNotFoundError) as e:  # bad or missing input, a busy output: one line
+        from augmath.redaction import redact
+
+        print(f"augmath {name}: error: {redact(str(e))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ One path for every folder kind: `create_repo` (exist_ok), refuse a version tag t
 then `create_tag` on that commit. `--dry-run` prints exactly the files `upload_folder` would send, where, and
 what would be tagged, without touching the network.
 
+A model folder is uploaded from a staged copy (augmath.staging): its card re-rendered under the repo id it is
+pushed as, its weights in `--dtype`. `--stage DIR` keeps that copy for any folder kind: DIR/repo holds exactly
+the files the push sends and DIR/push.json the plan (repo, commit message, tag, files), which is how the
+experiment runner's dry runs leave every card and commit message to read. Commit messages say
+`augmath: <artifact> <name> <version> (<key numbers>)` and never name a local path.
+
 The token comes from $HF_TOKEN or the user's `hf auth login`; huggingface_hub reads it itself. It is never
 printed, logged or written: the dry run names only its source, and every error is scrubbed before it is shown.
 """
@@ -13,18 +19,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
-from augmath.cards import scrub_secrets
-from augmath.io import DataError, read_json, sha256_file
-
-REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+from augmath.cards import REPO_ID_RE, scrub_secrets
+from augmath.io import DataError, read_json, sha256_file, write_json_atomic
+from augmath.redaction import secrets_in_folder
+from augmath.staging import DTYPES, StagingError, commit_message, stage_folder
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
 IGNORE_PATTERNS = [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"]
 # Remote files under these folders that the new version no longer has are deleted in the same commit, so a
@@ -40,7 +47,7 @@ class PushError(RuntimeError):
 
 @dataclass(frozen=True)
 class PushPlan:
-    folder: Path
+    folder: Path  # what is uploaded: the source folder, or its staged copy
     kind: str  # "dataset" | "model" | "results"
     repo_type: str  # "dataset" | "model" (results folders are dataset repos)
     repo_id: str
@@ -49,6 +56,9 @@ class PushPlan:
     message: str
     tag: str | None
     files: tuple[tuple[str, int, str], ...]  # (path in repo, bytes, sha256), in upload order
+    source: Path | None = None  # the folder as written by build / train / the report, when `folder` is a staged copy
+    temporary: bool = False  # `folder` is a staged copy to delete once pushed
+    weights: dict | None = None  # model folders: {"dtype", "cast_from"}
 
     @property
     def delete_patterns(self) -> list[str] | None:
@@ -102,27 +112,67 @@ def verify_dataset(folder: Path, files: list[str]) -> dict:
 
 
 def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = None, private: bool = False,
-              message: str | None = None, tag: str | None = None) -> PushPlan:
+              message: str | None = None, tag: str | None = None, dtype: str = "auto",
+              stage: str | os.PathLike | None = None) -> PushPlan:
+    """What a push would do. Model folders (and any folder given `stage`) are staged first: see the module doc."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"{folder}: no such folder")
     if not REPO_ID_RE.match(repo_id):
         raise PushError(f"--repo-id {repo_id!r} is not ORG/NAME")
     kind = folder_kind(folder)
+    if dtype != "auto" and kind != "model":
+        raise PushError(f"--dtype is for model folders; {folder} is a {kind} folder")
     files = upload_list(folder, IGNORE_PATTERNS + KIND_IGNORE[kind])
-    what = kind
     if kind == "dataset":
         manifest = verify_dataset(folder, files)
         tag = tag or f"v{manifest['version']}"
-        what = (f"dataset {manifest.get('name', folder.name)} {manifest['version']} "
-                f"({len(manifest['configs'])} configs, {manifest['configs']['default']['rows']:,} rows)")
-    elif kind == "model" and (folder / "augmath_train.json").is_file():
-        train = _load(folder / "augmath_train.json")
-        what = f"model trained on {train.get('dataset', '?')} {train.get('config', '')} N={train.get('n', '?')}"
-    entries = tuple((rel, (folder / rel).stat().st_size, sha256_file(folder / rel)) for rel in files)
-    return PushPlan(folder=folder, kind=kind, repo_type="model" if kind == "model" else "dataset", repo_id=repo_id,
-                    revision=revision, private=private, message=message or f"augmath push: {what}", tag=tag,
-                    files=entries)
+        if manifest.get("repo_id") not in (None, repo_id):
+            raise PushError(f"{folder} was built for {manifest['repo_id']} (its card loads it from there), not "
+                            f"{repo_id}: push it there, or rebuild with --repo-id {repo_id}")
+    for rel, found in secrets_in_folder(folder, files):  # e.g. a run.json with a key inside its base_url
+        raise PushError(f"{folder / rel} contains {' and '.join(found)}; refusing to publish it")
+    upload, temporary, weights = folder, False, None
+    if stage is not None or kind == "model":
+        temporary = stage is None
+        dest = _scratch(folder) if temporary else Path(stage) / "repo"
+        try:
+            staged = stage_folder(folder, kind, repo_id, dest, files, dtype)
+        except (StagingError, DataError, OSError) as e:
+            if temporary:
+                shutil.rmtree(dest, ignore_errors=True)
+            raise PushError(f"staging {folder} for {repo_id}: {e}") from None
+        upload, weights = staged.path, staged.weights
+        files = upload_list(upload, IGNORE_PATTERNS + KIND_IGNORE[kind])
+    entries = tuple((rel, (upload / rel).stat().st_size, sha256_file(upload / rel)) for rel in files)
+    message = message or commit_message(kind, upload, repo_id, tag, weights)
+    plan = PushPlan(folder=upload, kind=kind, repo_type="model" if kind == "model" else "dataset", repo_id=repo_id,
+                    revision=revision, private=private, message=message, tag=tag, files=entries,
+                    source=folder if upload != folder else None, temporary=temporary, weights=weights)
+    if stage is not None:
+        write_json_atomic(Path(stage) / "push.json", plan_record(plan))
+    return plan
+
+
+def _scratch(folder: Path) -> Path:
+    """A hidden folder beside `folder` for a temporary staged copy (same filesystem: hard links, no copies)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{folder.name}.push-", dir=folder.parent))
+    except OSError:  # a read-only parent: the staged copy copies instead of linking
+        return Path(tempfile.mkdtemp(prefix=f"{folder.name}.push-"))
+
+
+def plan_record(plan: PushPlan) -> dict:
+    """push.json: what the push sends where, with which message (no local paths)."""
+    return {"repo_id": plan.repo_id, "repo_type": plan.repo_type, "kind": plan.kind, "revision": plan.revision,
+            "private": plan.private, "tag": plan.tag, "message": plan.message, "weights": plan.weights,
+            "files": [{"path": rel, "bytes": size, "sha256": sha} for rel, size, sha in plan.files]}
+
+
+def discard(plan: PushPlan) -> None:
+    """Delete a temporary staged copy (never the source folder, never a --stage folder)."""
+    if plan.temporary and plan.source is not None:
+        shutil.rmtree(plan.folder, ignore_errors=True)
 
 
 def token_source() -> str:
@@ -140,9 +190,15 @@ def describe(plan: PushPlan) -> str:
     lines = [
         "dry run: nothing is uploaded. A push would:",
         f"  1. create_repo {plan.repo_id} (repo_type={plan.repo_type}, private={plan.private}, exist_ok) -> {where}",
-        f"  2. upload_folder {plan.folder} -> revision {plan.revision or 'main'}, commit message "
-        f"'{plan.message}', {len(plan.files)} files, {total:,} bytes:",
+        f"  2. upload_folder {plan.folder}"
+        + (f" (a staged copy of {plan.source}{'; deleted after the push' if plan.temporary else ''})"
+           if plan.source else "")
+        + f" -> revision {plan.revision or 'main'}, commit message '{plan.message}', {len(plan.files)} files, "
+        f"{total:,} bytes:",
         *(f"       {rel}  {size:,} B  sha256 {sha[:16]}" for rel, size, sha in plan.files),
+        *([f"     weights: {plan.weights['dtype'] or 'as saved'}"
+           + (f", cast from {plan.weights['cast_from']}" if plan.weights.get("cast_from") else "")]
+          if plan.weights else []),
         f"     never sent: files matching {plan.ignore_patterns} (and .git)",
     ]
     if plan.delete_patterns:
@@ -192,12 +248,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", default=None, help="branch to commit to (created if missing; default main)")
     p.add_argument("--message", default=None, help="commit message (default says what is pushed)")
     p.add_argument("--tag", default=None, help="tag for the commit (datasets default to v<version>)")
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help="model weights as uploaded: auto = the training dtype (bf16 when trained in bf16, also "
+                        "under bf16 autocast), else cast to this dtype; the card says which")
+    p.add_argument("--stage", default=None, metavar="DIR",
+                   help="keep the staged upload: DIR/repo (exactly the files sent) and DIR/push.json (the plan)")
     p.add_argument("--dry-run", action="store_true", help="print what would be uploaded where; no network")
 
 
 def run(args: argparse.Namespace) -> int:
+    plan = None
     try:
-        plan = plan_push(args.folder, args.repo_id, args.revision, args.private, args.message, args.tag)
+        plan = plan_push(args.folder, args.repo_id, args.revision, args.private, args.message, args.tag,
+                         args.dtype, args.stage)
         if args.dry_run:
             print(scrub_secrets(describe(plan)))
             return 0
@@ -205,5 +268,8 @@ def run(args: argparse.Namespace) -> int:
     except PushError as e:
         print(f"augmath push: error: {scrub_secrets(str(e))}", file=sys.stderr)
         return 2
+    finally:
+        if plan is not None:
+            discard(plan)
     print(f"pushed {len(plan.files)} files to {plan.repo_id}: {url}" + (f" (tag {plan.tag})" if plan.tag else ""))
     return 0

@@ -7,11 +7,13 @@ read it as complete. Everything that produces a final file goes through `atomic_
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -57,16 +59,56 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict]) -> int:
 
 
 def read_json(path: str | os.PathLike, expect: type | None = None, what: str = "") -> Any:
-    """A JSON file's value; invalid JSON is a DataError naming the file and line, and so is a value that is not
-    an `expect` instance (the message says `expected {what}`)."""
+    """A JSON file's value; invalid JSON or text that is not UTF-8 is a DataError naming the file and line, and so
+    is a value that is not an `expect` instance (the message says `expected {what}`)."""
     path = Path(path)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
     if expect is not None and not isinstance(value, expect):
         raise DataError(f"{path}: expected {what or expect.__name__}")
     return value
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole text file (gzip-compressed when it ends in .gz); a DataError naming the file (and line) when it is
+    not UTF-8 or a compressed file is cut short. A missing file stays FileNotFoundError."""
+    path = Path(path)
+    return decode_utf8(read_bytes(path), path)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """A YAML file's value; broken YAML or text that is not UTF-8 is a one-line DataError naming file and line."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(read_text(path))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise DataError(f"{where}: invalid YAML ({getattr(e, 'problem', None) or str(e).splitlines()[0]})") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it ends in .gz; a truncated or corrupt .gz is a DataError naming it."""
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path}: truncated or corrupt gzip file ({e})") from None
+
+
+def decode_utf8(data: bytes, path: str | os.PathLike, first_line: int = 1) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = first_line + data.count(b"\n", 0, e.start)
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 (byte {column} of the line, offset {e.start})") from None
 
 
 def read_json_object(path: str | os.PathLike) -> dict:
@@ -94,22 +136,16 @@ def append_jsonl(path: str | os.PathLike, row: dict, fsync: bool = True) -> None
             os.fsync(f.fileno())
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def read_jsonl_numbered(path: str | os.PathLike, tolerate_torn_tail: bool = False) -> Iterator[tuple[str, dict]]:
     """Yield ("FILE:LINE", object) for each JSON line, so callers can name the line when a field is wrong.
 
-    A bad line raises DataError naming file and line. With tolerate_torn_tail, an unparsable *last* line (a
-    write cut by a crash) is skipped, not raised.
+    A bad line (invalid JSON, not UTF-8, not an object) raises DataError naming file and line; so does a .gz file
+    that is cut short. With tolerate_torn_tail, an unparsable *last* line (a write cut by a crash) is skipped.
     """
     path = Path(path)
-    with _open_text(path) as f:
-        lines = f.readlines()
-    for i, line in enumerate(lines, start=1):
+    lines = read_bytes(path).splitlines(keepends=True)
+    for i, raw in enumerate(lines, start=1):
+        line = decode_utf8(raw, path, i)
         if not line.strip():
             continue
         try:
@@ -137,3 +173,70 @@ def require(row: dict, field: str, where: str, types: type | tuple = str) -> Any
     if not isinstance(value, types):
         raise DataError(f"{where}: field '{field}' should be {getattr(types, '__name__', types)}, got {type(value).__name__}")
     return value
+
+
+# --------------------------------------------------------------------------------------- output folder locks
+
+class FolderBusy(RuntimeError):
+    """Another live process holds an output folder's lock; the message names the folder and the holder."""
+
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(folder: str | os.PathLike) -> Path:
+    """The lock file of an output folder: `.NAME.lock` beside it, so it survives the folder being replaced
+    (build swaps whole folders in) and never becomes part of a published folder."""
+    folder = Path(folder).resolve()
+    return folder.parent / f".{folder.name}{LOCK_SUFFIX}"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, command: str) -> Iterator[int]:
+    """Hold the exclusive lock of output folder `folder` for the block (yields the lock's file descriptor).
+
+    Every stage that writes an output folder (augment run folders, build outputs, training outputs, experiment
+    work dirs) takes it first; a second writer gets FolderBusy naming the live holder. The lock is an flock, so
+    the kernel releases it the moment its holder dies, kill -9 included, and the next run takes over. On
+    acquiring it, leftovers of a dead writer's `atomic_writer` (hidden `.*.tmp` files in the folder) are removed.
+    """
+    path = lock_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise FolderBusy(f"{Path(folder)} is in use by {holder}; wait for it to finish, or use another "
+                             "output folder") from None
+        try:  # the file we locked may have been unlinked by a holder releasing it meanwhile: lock the new one
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
+        remove_stale_temps(folder)
+        yield fd
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # unlinked before unlocking: a waiter that opened it re-checks the inode (above)
+        os.close(fd)
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove `atomic_writer` temp files (`.NAME.XXXX.tmp`) left in `folder` by a killed writer. Only safe while
+    holding the folder's lock (no live writer can own them)."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.glob(".*.tmp"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed

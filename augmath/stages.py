@@ -23,8 +23,14 @@ from pathlib import Path
 from typing import Callable
 
 from augmath.io import write_json_atomic
+from augmath.process import die_with_parent
+from augmath.redaction import redact
 
 MARKER = ".stage.json"
+
+
+class StageError(RuntimeError):
+    """A stage's command failed; the message names it, its exit status and the tail of its log."""
 
 
 @dataclass
@@ -92,12 +98,14 @@ def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
         log_path = log_dir / f"{st.name}.log"
         env = {**os.environ, **st.env}
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"\n$ augmath {' '.join(argv[3:])}\n")  # no secrets: keys come from the environment
+            # Keys come from the environment, never argv; a URL's credentials are masked.
+            log.write(f"\n$ augmath {redact(' '.join(argv[3:]))}\n")
             log.flush()
-            proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # The stage dies with the runner: a kill -9 of `augmath experiment` leaves no stage running on.
+            proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent)
         if proc.returncode not in st.ok_codes:
             tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
-            raise RuntimeError(f"stage {st.name} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+            raise StageError(f"stage {st.name} failed (exit {proc.returncode}); log {log_path}:\n{redact(tail)}")
     seconds = time.time() - t0
     write_json_atomic(st.out / MARKER, {"key": st.key, "name": st.name, "kind": st.kind,
                                         "argv": st.argv, "seconds": round(seconds, 2)})

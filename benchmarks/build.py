@@ -1,7 +1,8 @@
 """Benchmark `augmath build`: rows/s from run folders to a loadable dataset folder, and peak memory.
 
 Baseline (same run, same inputs, same output layout): the obvious in-memory build — read every items.jsonl row
-into a list, sort it in the scaling order, and write each config with `Dataset.from_list(...).to_parquet(...)`.
+into a list, sort it in the scaling order (queries by seeded hash, each query's paths by path_index), and write
+each config with `Dataset.from_list(...).to_parquet(...)`.
 Each build runs in its own process so its peak RSS (ru_maxrss) is its own; "over import" subtracts the RSS of a
 process that only imports the modules. Target: augmath's memory stays flat as rows grow, the baseline's does not.
 
@@ -33,8 +34,13 @@ if mode == "augmath":
     B.build(runs, out, data_dir=data_dir)
 elif mode == "baseline":
     from pathlib import Path
-    rows = [json.loads(line) for r in runs for line in open(Path(r) / "items.jsonl", encoding="utf-8")]
-    rows.sort(key=lambda row: B.sort_key(0, row["id"]))
+    rows = []
+    for r in runs:
+        for line in open(Path(r) / "items.jsonl", encoding="utf-8"):
+            row = json.loads(line)
+            row["id"], row["query_id"] = B.dataset_ids(Path(r).name, row)
+            rows.append(row)
+    rows.sort(key=lambda row: (B.sort_key(0, row["query_id"]), row["path_index"]))
     configs = {"default": rows}
     for row in rows:
         configs.setdefault(row["source"], []).append(row)

@@ -12,6 +12,9 @@ Variants:
   sft-packed      training/sft.py, padding-free packed rows, attention per sample (sdpa_varlen) [default recipe]
   sft-packed-mask training/sft.py, packed rows, transformers' block-diagonal mask from position ids
   sft-padded      training/sft.py, length-grouped micro-batches padded to their longest
+  trl             TRL's SFTTrainer, padding_free=True (the same token ids and labels, pre-tokenized), bf16 and
+                  gradient checkpointing off (its CPU defaults are slow); needs `pip install --no-deps trl==1.16.0`
+  trl-packed      TRL's SFTTrainer, packing=True (best-fit decreasing, padding-free)
 Measured: real (non-pad) tokens per second over the training loop (model loading and saving excluded), and
 padding waste = padded positions / computed positions. Tokens per CPU-second (the process's CPU time in the loop,
 all threads) is reported too: on a shared machine wall time swings with other people's load, CPU time much less.
@@ -35,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # training_helpers: dataset folders of real GSM8K items
 VARIANTS = ("trainer", "trainer-group", "sft-packed", "sft-packed-mask", "sft-padded")
+OPTIONAL = ("trl", "trl-packed")  # need trl installed; run them with --variants
 DTYPE = "float32"
 HP = dict(learning_rate=2e-5, lr_scheduler_type="cosine", warmup_ratio=0.03, per_device=4, accum=4, epochs=1,
           max_length=512, seed=42)
@@ -92,11 +96,8 @@ def small_llama(path: Path) -> None:
 
 
 def run_sft(model: str, dataset: Path, work: Path, variant: str) -> dict:
-    import importlib.util
+    from augmath.training import sft
 
-    spec = importlib.util.spec_from_file_location("sft", REPO / "training" / "sft.py")
-    sft = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sft)
     out = work / f"out-{variant}-{time.time_ns()}"
     batching = "padded" if variant == "sft-padded" else "packed"
     args = ["--model_name_or_path", model, "--dataset", str(dataset), "--dataset_config", "gsm8k-bench",
@@ -116,18 +117,69 @@ def run_sft(model: str, dataset: Path, work: Path, variant: str) -> dict:
             "cpu_seconds": p["cpu_seconds"], "steps": p["steps"], "final_loss": p["final_loss"]}
 
 
-def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict:
+def tokenized(model_path: str, dataset: Path):
+    """(tokenizer, [{input_ids, labels}]): the rows tokenized once by augmath.training.data, for every variant."""
     import datasets
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
+    from transformers import AutoTokenizer
 
-    from augmath.training.data import IGNORE_INDEX, local_cache_dir, tokenize_rows
+    from augmath.dataset_builders import local_cache_dir
+    from augmath.training.data import tokenize_rows
 
     tok = AutoTokenizer.from_pretrained(model_path)
     ds = datasets.load_dataset(str(dataset), "gsm8k-bench", split="train", cache_dir=local_cache_dir(str(dataset)))
     examples, _ = tokenize_rows([{"question": q, "response": r} for q, r in zip(ds["question"], ds["response"])],
                                 tok, "alpaca", HP["max_length"], "truncate")
-    train = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
+    return tok, [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
+
+
+def _clock():
+    from transformers import TrainerCallback
+
+    class Clock(TrainerCallback):
+        def on_train_begin(self, *a, **k):
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+        def on_train_end(self, *a, **k):
+            self.seconds, self.cpu_seconds = time.perf_counter() - self.t0, time.process_time() - self.c0
+
+    return Clock()
+
+
+def run_trl(model_path: str, dataset: Path, work: Path, packing: bool) -> dict:
+    """TRL's SFTTrainer on the same pre-tokenized rows (its `labels` column is used as is: loss on the response)."""
+    import datasets
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    tok, train = tokenized(model_path, dataset)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, DTYPE), attn_implementation="sdpa")
+    args = SFTConfig(
+        output_dir=str(work / f"trl-{time.time_ns()}"), per_device_train_batch_size=HP["per_device"],
+        gradient_accumulation_steps=HP["accum"], learning_rate=HP["learning_rate"],
+        lr_scheduler_type=HP["lr_scheduler_type"], warmup_steps=HP["warmup_ratio"], num_train_epochs=HP["epochs"],
+        seed=HP["seed"], save_strategy="no", report_to="none", logging_steps=1, use_cpu=True,
+        bf16=DTYPE == "bfloat16", gradient_checkpointing=False,
+        # rows are already truncated to max_length; padding-free without packing wants max_length=None
+        max_length=HP["max_length"] if packing else None,
+        padding_free=not packing, packing=packing, dataset_num_proc=None, dataloader_num_workers=0)
+    clock = _clock()
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(train),
+                         processing_class=tok, callbacks=[clock])
+    result = trainer.train()
+    tokens = sum(len(r["input_ids"]) for r in train)  # padding-free: every computed position is a real token
+    return {"tokens": tokens, "computed": tokens, "seconds": clock.seconds, "cpu_seconds": clock.cpu_seconds,
+            "steps": result.global_step, "final_loss": trainer.state.log_history[-2].get("loss")}
+
+
+def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict:
+    import datasets
+    import torch
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from augmath.training.data import IGNORE_INDEX
+
+    tok, train = tokenized(model_path, dataset)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     counts = {"tokens": 0, "computed": 0}
 
@@ -144,13 +196,6 @@ def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict
         counts["computed"] += ids.numel()
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
-    class Clock(TrainerCallback):
-        def on_train_begin(self, *a, **k):
-            self.t0, self.c0 = time.perf_counter(), time.process_time()
-
-        def on_train_end(self, *a, **k):
-            self.seconds, self.cpu_seconds = time.perf_counter() - self.t0, time.process_time() - self.c0
-
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, DTYPE), attn_implementation="sdpa")
     args = TrainingArguments(
         output_dir=str(work / f"trainer-{time.time_ns()}"), per_device_train_batch_size=HP["per_device"],
@@ -159,7 +204,7 @@ def run_trainer(model_path: str, dataset: Path, work: Path, group: bool) -> dict
         seed=HP["seed"], save_strategy="no", report_to="none", logging_steps=1, use_cpu=True,
         train_sampling_strategy="group_by_length" if group else "random", remove_unused_columns=False,
         dataloader_num_workers=0)
-    clock = Clock()
+    clock = _clock()
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collate, callbacks=[clock])
     if group:
         trainer.train_dataset = datasets.Dataset.from_list(train)  # group_by_length reads input_ids lengths
@@ -175,6 +220,8 @@ def phase(args) -> None:
     model, dataset = prepare(work, args.model, args.n)
     if args.phase.startswith("trainer"):
         result = run_trainer(model, dataset, work, group=args.phase == "trainer-group")
+    elif args.phase.startswith("trl"):
+        result = run_trl(model, dataset, work, packing=args.phase == "trl-packed")
     else:
         result = run_sft(model, dataset, work, args.phase)
     print("RESULT " + json.dumps(result), flush=True)
@@ -188,7 +235,8 @@ def main() -> None:
                    help="weights dtype for both (bf16 is ~6x slower than fp32 on CPUs without native bf16, e.g. AVX2)")
     p.add_argument("--n", type=int, default=64, help="GSM8K train items (default 64 = 4 optimizer steps)")
     p.add_argument("--rounds", type=int, default=1)
-    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"comma list from {', '.join(VARIANTS + OPTIONAL)} (default: all but the TRL ones)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     p.add_argument("--work", default=None, help=argparse.SUPPRESS)
@@ -232,6 +280,11 @@ def main() -> None:
                       "tokens_per_cpu_second": round(cps, 1), "cpu_ratio_vs_trainer": r_cpu and round(r_cpu, 3),
                       "padding_waste": round(waste, 4), "runs": runs[v]}
         print(f"{v:16s} {tps:10.1f} {r_wall or 0:8.2f}x {cps:10.1f} {r_cpu or 0:8.2f}x {waste:10.1%}")
+    for base in (b for b in OPTIONAL if b in runs):
+        if "sft-packed" in runs:  # augmath's default loop against the library users would otherwise pick
+            print(f"sft-packed vs {base}: {med('sft-packed', 'tokens_per_second') / med(base, 'tokens_per_second'):.2f}x "
+                  f"tokens/s wall, {med('sft-packed', 'tokens_per_cpu_second') / med(base, 'tokens_per_cpu_second'):.2f}x "
+                  f"tokens/cpu-s; final loss {med('sft-packed', 'final_loss'):.3f} vs {med(base, 'final_loss'):.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"model": args.model, "dtype": args.dtype, "n": args.n, "hyperparameters": HP,
                                               "results": summary}, indent=2) + "\n")

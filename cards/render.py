@@ -16,6 +16,8 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData, RepoCard
 from huggingface_hub.repocard_data import CardData
 
+from augmath.redaction import SECRET_ENV, redact  # noqa: F401 - SECRET_ENV is part of this face
+
 # The templates ship as package data beside this module; AUGMATH_CARDS_DIR points at a folder of your own.
 CARDS_DIR = Path(os.environ.get("AUGMATH_CARDS_DIR") or Path(__file__).resolve().parent)
 _KINDS: dict[str, tuple[type[RepoCard], type[CardData]]] = {
@@ -23,7 +25,8 @@ _KINDS: dict[str, tuple[type[RepoCard], type[CardData]]] = {
     "model": (ModelCard, ModelCardData),
     "results": (DatasetCard, DatasetCardData),  # results repos are dataset repos on the Hub
 }
-SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
+# A Hub repository id, ORG/NAME: how every card names another artifact.
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def template_path(name: str) -> Path:
@@ -34,12 +37,8 @@ def template_path(name: str) -> Path:
 
 
 def scrub_secrets(text: str) -> str:
-    """Replace any secret value from the environment, and anything shaped like an HF/OpenAI token."""
-    for var in SECRET_ENV:
-        value = os.environ.get(var)
-        if value and len(value) >= 8:
-            text = text.replace(value, "***")
-    return re.sub(r"\b(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_\-]{20,})\b", "***", text)
+    """Mask secret environment values, key-shaped strings and URL credentials (augmath.redaction)."""
+    return redact(text)
 
 
 def render_card(kind: str, template_name: str, card_data: CardData | dict[str, Any] | None = None,

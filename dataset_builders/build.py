@@ -8,10 +8,13 @@
 Configs: `<source>-<strategy>` (AugGSM8K per strategy), `<source>` (all its strategies), `<source>-original`
 (the untouched train seeds that were augmented) and `default` (every augmented row).
 
-Row order is the scaling order: every config is sorted by sha256(f"{seed}/{id}"), so its first N rows are the
-subset D_N and D_1 ⊂ D_2 ⊂ ... by construction; adding rows in a later version never reorders old ones.
+Row order is the scaling order, by query: every config's queries are sorted by sha256(f"{seed}/{query_id}"),
+each query's kept paths together by path_index, so its first N queries (with all their paths) are the subset
+D_N and D_1 ⊂ D_2 ⊂ ... by construction (`subsets.select`); adding rows in a later version never reorders old
+ones. A row's dataset id and query_id start with its run folder's name, so runs made by different generators or
+settings join without collisions. `--paths-per-query K` keeps each query's first K paths only.
 One pass reads the rows in that global order and streams each into its three configs' parquet writers, so
-memory holds a ~30-byte index entry per row plus one row group per config, never the rows themselves.
+memory holds a ~36-byte index entry per row plus one row group per config, never the rows themselves.
 The parquet files come from datasets' own ParquetWriter (what `push_to_hub` uses: content-defined chunking,
 page index) with fixed row groups and no timestamps, so equal inputs give byte-identical files.
 """
@@ -19,6 +22,7 @@ page index) with fixed row groups and no timestamps, so equal inputs give byte-i
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -34,17 +38,22 @@ import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
-from augmath.cards import SECRET_ENV, render_dataset_card, save_card
-from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, scan_runs, sort_key
-from augmath.io import DataError, read_json_object, sha256_file
+from augmath.augment import UNLINKED_SEED
+from augmath.cards import REPO_ID_RE, dataset_summary, render_dataset_card, save_card
+from augmath.dataset_builders.counts import BuildCounts
+from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, dataset_ids, scan_runs, sort_key
+from augmath.dataset_builders.subsets import subset_sizes, take_subset
+from augmath.io import DataError, FolderBusy, folder_lock, read_json_object, sha256_file
+from augmath.redaction import secrets_in_folder
 
 __all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
 
 FEATURES = datasets.Features({
-    "id": datasets.Value("string"), "seed_id": datasets.Value("string"),
-    "source": datasets.Value("string"), "strategy": datasets.Value("string"),
+    "id": datasets.Value("string"), "query_id": datasets.Value("string"), "seed_id": datasets.Value("string"),
+    "source": datasets.Value("string"), "strategy": datasets.Value("string"), "round": datasets.Value("int32"),
     "question": datasets.Value("string"), "response": datasets.Value("string"), "answer": datasets.Value("string"),
-    "generator": datasets.Value("string"), "prompt_hash": datasets.Value("string"),
+    "generator": datasets.Value("string"), "query_generator": datasets.Value("string"),
+    "response_generator": datasets.Value("string"), "prompt_hash": datasets.Value("string"),
     "sampling": datasets.Value("string"), "path_index": datasets.Value("int32"),
     "verification": datasets.Value("string"), "verified": datasets.Value("bool"),
     "agreement": datasets.Value("float64"),
@@ -132,29 +141,32 @@ def original_rows(source: str, seeds: dict[str, tuple[str, str]], seed: int, dat
         raise DataError(f"{where}: source {source!r} has no train split to take the original seeds from "
                         f"(sources with one: {', '.join(n for n, sp in sources.SPLITS.items() if 'train' in sp)})")
     records = {r.id: r for r in sources.load(source, "train", data_dir=data_dir)}
-    wanted = [sid for sid, (s, _) in seeds.items() if s == source]
+    # imported rows whose seed could not be linked to a train record (augmath import --allow-unlinked) have none
+    wanted = [sid for sid, (s, _) in seeds.items() if s == source and not sid.startswith(UNLINKED_SEED)]
     rows = []
     for sid in sorted(wanted, key=lambda i: sort_key(seed, i)):
         if sid not in records:
             raise DataError(f"{seeds[sid][1]}: seed_id {sid!r} is not a {source} train record "
                             f"(loaded {len(records)} from {data_dir or os.environ.get('AUGMATH_DATA_DIR') or 'the Hub'})")
         r = records[sid]
-        rows.append({"id": r.id, "seed_id": r.id, "source": source, "strategy": ORIGINAL, "question": r.question,
-                     "response": r.solution, "answer": r.answer, "generator": None, "prompt_hash": None,
+        rows.append({"id": r.id, "query_id": r.id, "seed_id": r.id, "source": source, "strategy": ORIGINAL,
+                     "round": None, "question": r.question, "response": r.solution, "answer": r.answer,
+                     "generator": None, "query_generator": None, "response_generator": None, "prompt_hash": None,
                      "sampling": None, "path_index": 0, "verification": "gold", "verified": True, "agreement": None})
     return rows
 
 
 def _write_rows(tmp: Path, runs: list[RunInput], index: ItemIndex, specs: list[ConfigSpec], seed: int,
-                seeds: dict, data_dir) -> dict[str, ConfigWriter]:
+                seeds: dict, data_dir, counts: BuildCounts, paths_per_query: int | None) -> dict[str, ConfigWriter]:
     writers = {s.name: ConfigWriter(tmp / s.path) for s in specs if s.kind != "original"}
     try:
-        _stream_rows(runs, index, writers)
+        _stream_rows(runs, index, writers, counts, paths_per_query)
         for spec in specs:
             if spec.kind == "original":
                 writer = writers[spec.name] = ConfigWriter(tmp / spec.path)
                 for row in original_rows(spec.sources[0], seeds, seed, data_dir):
                     writer.add(row)
+                    counts.queries[spec.name] += 1  # an original row is its own query
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -164,24 +176,34 @@ def _write_rows(tmp: Path, runs: list[RunInput], index: ItemIndex, specs: list[C
     return writers
 
 
-def _stream_rows(runs: list[RunInput], index: ItemIndex, writers: dict[str, ConfigWriter]) -> None:
-    """Every augmented row once, in the global scaling order, into its three configs."""
+def _stream_rows(runs: list[RunInput], index: ItemIndex, writers: dict[str, ConfigWriter], counts: BuildCounts,
+                 paths_per_query: int | None) -> None:
+    """Every augmented row once, in the global scaling order (query by query), into its three configs."""
     files = [open(r.path / "items.jsonl", "rb") for r in runs]
     try:
-        previous, previous_i = None, -1
+        previous, previous_i, rank = None, -1, 0
         for i in index.order():
             key = (index.k1[i], index.k2[i])
             f = files[index.file[i]]
             f.seek(index.offset[i])
             row = json.loads(f.read(index.length[i]))
-            if key == previous:
-                raise DataError(f"duplicate id {row['id']!r} at {_where(runs, index, previous_i)} and "
-                                f"{_where(runs, index, i)}; ids must be unique across all run folders")
+            first = key != previous
+            if not first and index.path[i] == index.path[previous_i]:
+                raise DataError(f"query_id {row['query_id']!r} has path_index {row['path_index']} twice, at "
+                                f"{_where(runs, index, previous_i)} and {_where(runs, index, i)}; each "
+                                "(query_id, path_index) must be unique in a run folder")
+            rank = 0 if first else rank + 1
             previous, previous_i = key, i
+            if paths_per_query is not None and rank >= paths_per_query:
+                counts.capped += 1
+                continue
             out = {name: row.get(name) for name in FEATURES}
+            out["id"], out["query_id"] = dataset_ids(runs[index.file[i]].name, row)
             source, strategy = index.groups[index.group[i]]
-            for name in (DEFAULT, source, f"{source}-{strategy}"):
+            configs = (DEFAULT, source, f"{source}-{strategy}")
+            for name in configs:
                 writers[name].add(out)
+            counts.add(row, configs, first)
     finally:
         for f in files:
             f.close()
@@ -214,37 +236,72 @@ def _check_replace(out: Path, manifest: dict) -> None:
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str = "augmath",
-          version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None) -> dict:
-    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing."""
+          version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None,
+          repo_id: str | None = None, paths_per_query: int | None = None) -> dict:
+    """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing.
+    repo_id: the Hub repository it will be pushed to (the card's loading code names it; `augmath push` checks it).
+    paths_per_query: keep at most the first K kept paths of each query (default: all)."""
     if not VERSION_RE.match(version):
         raise BuildError(f"--version {version!r} is not X.Y.Z (e.g. 1.0.0)")
+    if paths_per_query is not None and paths_per_query < 1:
+        raise BuildError(f"--paths-per-query must be >= 1, got {paths_per_query}")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
         raise BuildError(f"--name {name!r} is not a valid Hub repository name")
     if not run_dirs:
         raise BuildError("no run folders given")
+    if repo_id is not None and not REPO_ID_RE.match(repo_id):
+        raise BuildError(f"--repo-id {repo_id!r} is not ORG/NAME")
     out = Path(out).resolve()
-    runs, index, stats, seeds = scan_runs(run_dirs, seed)
+    runs, index, seeds = scan_runs(run_dirs, seed)
     specs = plan_configs(index.groups)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "augmath build"):
+        remove_stale_builds(out)
+        return _write_dataset(out, runs, index, seeds, specs, name, version, seed, data_dir, repo_id,
+                              paths_per_query)
+
+
+def remove_stale_builds(out: Path) -> None:
+    """A killed build leaves `.OUT.build-*` (partial parquet) and, if cut between its two renames, `.OUT.old-*`
+    holding the previous version. Under OUT's lock no live build owns them: put a previous version moved aside
+    back where OUT is missing, and remove the rest."""
+    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
+        if not out.exists() and (old / out.name).is_dir():
+            os.replace(old / out.name, out)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.build-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, seeds: dict, specs: list[ConfigSpec],
+                   name: str, version: str, seed: int, data_dir, repo_id: str | None,
+                   paths_per_query: int | None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir)
+        counts = BuildCounts()
+        writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir, counts, paths_per_query)
         for run in runs:
             copy_provenance(run, tmp / "runs" / run.name)
         rows = {s.name: writers[s.name].rows for s in specs}
         nbytes = {s.name: writers[s.name].nbytes for s in specs}
         card = render_dataset_card(name=name, version=version, seed=seed, specs=specs, rows=rows, nbytes=nbytes,
-                                   sizes={s.name: subset_sizes(rows[s.name]) for s in specs},
-                                   features=FEATURES, runs=runs, stats=stats)
+                                   sizes={s.name: subset_sizes(counts.queries[s.name]) for s in specs},
+                                   features=FEATURES, runs=runs, stats=dict(counts.verification), repo_id=repo_id,
+                                   queries=dict(counts.queries), makers=counts.makers_table(),
+                                   paths_per_query=paths_per_query)
         save_card(card, tmp)
         files = {p.relative_to(tmp).as_posix(): p for p in sorted(tmp.rglob("*")) if p.is_file()}
         row_of_file = {s.path: rows[s.name] for s in specs}
         manifest = {
-            "kind": "dataset", "name": name, "version": version, "seed": seed,
-            "order": "each config sorted by sha256(f'{seed}/{id}'); its first N rows are the subset D_N",
+            "kind": "dataset", "name": name, "version": version, "seed": seed, "repo_id": repo_id,
+            "summary": dataset_summary(rows, runs, dict(counts.verification)),
+            "order": "each config's queries sorted by sha256(f'{seed}/{query_id}'), a query's rows by path_index; "
+                     "its first N queries are the subset D_N",
+            "paths_per_query": paths_per_query, "rows_over_paths_per_query": counts.capped,
             "built_with": {"augmath": _augmath_version(), "datasets": datasets.__version__, "pyarrow": pa.__version__},
-            "configs": {s.name: {"kind": s.kind, "file": s.path, "rows": rows[s.name], "sources": list(s.sources),
+            "configs": {s.name: {"kind": s.kind, "file": s.path, "rows": rows[s.name],
+                                 "queries": counts.queries[s.name], "sources": list(s.sources),
                                  "strategies": list(s.strategies)} for s in specs},
+            "made_by": counts.makers_table(),
             "inputs": [{"run": r.name, "items_sha256": r.items_sha256, "rows": r.rows} for r in runs],
             "files": {rel: {"sha256": sha256_file(p), "bytes": p.stat().st_size, "rows": row_of_file.get(rel)}
                       for rel, p in files.items()},
@@ -277,17 +334,11 @@ def copy_provenance(run: RunInput, dest: Path) -> None:
 
 
 def refuse_secrets(folder: Path) -> None:
-    """Last line of defence: no text file of the dataset folder may contain a secret from the environment."""
-    secrets = {var: os.environ[var] for var in SECRET_ENV if len(os.environ.get(var, "")) >= 8}
-    if not secrets:
-        return
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in (".json", ".md", ".jsonl", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            for var, value in secrets.items():
-                if value in text:
-                    raise BuildError(f"{path.relative_to(folder)} contains the value of ${var}; refusing to write "
-                                     "a dataset folder that would publish a secret (fix the input run folder)")
+    """Last line of defence: no text file of the dataset folder may hold a secret (a secret environment value,
+    a credential inside a URL such as a run's base_url, a key-shaped string)."""
+    for rel, found in secrets_in_folder(folder):
+        raise BuildError(f"{rel} contains {' and '.join(found)}; refusing to write a dataset folder that would "
+                         "publish a secret (fix the input run folder)")
 
 
 def _augmath_version() -> str:
@@ -296,43 +347,29 @@ def _augmath_version() -> str:
     return __version__
 
 
-def subset_sizes(total: int, first: int = 1000, factor: int = 2) -> list[int]:
-    """The doubling data amounts of a scaling study: first, first*factor, ... and finally `total`."""
-    sizes, n = [], first
-    while n < total:
-        sizes.append(n)
-        n *= factor
-    return sizes + [total]
-
-
-def take_subset(dataset: str | os.PathLike, config: str, n: int, *, split: str = "train",
-                revision: str | None = None) -> datasets.Dataset:
-    """D_n: the first n rows of `config` (a local dataset folder or a Hub id); D_n ⊂ D_m for n < m."""
-    ds = datasets.load_dataset(str(dataset), config, split=split, revision=revision)
-    if not 0 < n <= len(ds):
-        raise ValueError(f"n={n} is out of range for {dataset} config {config!r} ({len(ds)} rows)")
-    return ds.select(range(n))
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders written by `augmath augment`")
     p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically)")
     p.add_argument("--name", default="augmath", help="dataset name used in the card (default: augmath)")
     p.add_argument("--version", default="1.0.0", help="dataset version X.Y.Z, in card + manifest (default 1.0.0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
+    p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
                    help="benchmark folder for the original seeds (default $AUGMATH_DATA_DIR, else the Hub)")
+    p.add_argument("--paths-per-query", type=int, default=None, metavar="K",
+                   help="keep at most the first K kept paths (responses) of each query (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
-        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir)
-    except (BuildError, DataError, FileNotFoundError) as e:
+        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id,
+                         paths_per_query=args.paths_per_query)
+    except (BuildError, DataError, FileNotFoundError, FolderBusy) as e:
         print(f"augmath build: error: {e}", file=sys.stderr)
         return 2
     for config, info in manifest["configs"].items():
-        print(f"{config:<28} {info['rows']:>9,} rows  {info['file']}")
+        print(f"{config:<28} {info['queries']:>9,} queries {info['rows']:>9,} rows  {info['file']}")
     print(f"wrote {args.out} (version {manifest['version']}, seed {manifest['seed']}) "
           f"in {time.perf_counter() - start:.1f} s")
     return 0

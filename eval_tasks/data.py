@@ -28,7 +28,7 @@ from augmath import sources
 from augmath.benchmarks import BENCHMARKS, benchmark, benchmark_of
 from augmath.eval_tasks import settings
 from augmath.io import read_json_object, write_json_atomic
-from augmath.prompts import format_prompt
+from augmath.prompts import PLAIN_TEMPLATES, TEMPLATES, format_prompt
 
 
 def default_root() -> Path:
@@ -138,10 +138,11 @@ def sample_filter(task: str):
 def task_config(name: str, prompt_function):
     """The LightevalTaskConfig every task module declares: task `augmath_<name>` on the prepared folder, scored
     on test with few-shot examples drawn from train, the registry's generation size (or the settings file's
-    max_new_tokens), the training template's stop sequences, and augmath's grader as metrics. One place for
-    these settings, so the six tasks cannot drift apart."""
+    max_new_tokens, or the evaluation profile's), the training template's stop sequences, and augmath's grader
+    as metrics. One place for these settings, so the six tasks cannot drift apart."""
     from lighteval.tasks.lighteval_task import LightevalTaskConfig
 
+    from augmath.eval_tasks import profiles
     from augmath.eval_tasks.metrics import task_metrics
     from augmath.prompts import stop_sequences
 
@@ -155,7 +156,7 @@ def task_config(name: str, prompt_function):
         evaluation_splits=["test"],
         few_shots_split="train",
         few_shots_select="random_sampling_from_train",
-        generation_size=int(settings.current().get("max_new_tokens") or b.max_new_tokens),
+        generation_size=profiles.generation_size(b.kind, b.max_new_tokens, settings.current()),
         stop_sequence=stop_sequences("alpaca"),
         metrics=task_metrics(),
         hf_filter=sample_filter(name),
@@ -172,7 +173,8 @@ def manifest(folder: str | os.PathLike) -> dict:
 def make_doc(line: dict, task_name: str | None, name: str):
     """One prepared row of benchmark `name` -> a lighteval Doc whose prompt is the training prompt.
 
-    Alpaca (default): the query is format_prompt(question), and its fixed header is also passed as the Doc's
+    Alpaca (default; also alpaca-input, the paper's Instruction/Input split): the query is
+    format_prompt(question, template), and its fixed header is also passed as the Doc's
     `instruction`: lighteval's plain-text prompt manager then prints the header once, followed by the few-shot
     blocks and the question, so zero-shot prompts are byte-identical to training prompts and few-shot prompts
     do not repeat the header. Chat: the query is the bare question; the backend applies the chat template.
@@ -187,11 +189,11 @@ def make_doc(line: dict, task_name: str | None, name: str):
     fewshot = bool(line.get("__few_shots"))
     gold = (line.get("solution") or line["answer"]) if fewshot else line["answer"]
     specific = {"id": line["id"], "kind": kind, "question": question, "answer": line["answer"], "template": template}
-    if template == "alpaca":
-        query = format_prompt(question, "alpaca")
+    if template in PLAIN_TEMPLATES:
+        query = format_prompt(question, template)
         header = query.split("\n\n", 1)[0]
         return Doc(task_name=task_name, query=query, choices=[gold], gold_index=0, instruction=header,
                    specific=specific)
     if template == "chat":
         return Doc(task_name=task_name, query=question.strip(), choices=[gold], gold_index=0, specific=specific)
-    raise ValueError(f"{settings.SETTINGS_ENV}: template {template!r}; valid: alpaca, chat")
+    raise ValueError(f"{settings.SETTINGS_ENV}: template {template!r}; valid: {', '.join(TEMPLATES)}")

@@ -70,6 +70,10 @@ class OpenAIEndpointModel(LightevalModel):
     def __init__(self, config, *args, **kwargs):
         self.config = config
         self.settings = _settings()
+        # The settings file holds the URL with its credentials masked; the real one comes by the environment
+        # variable the file names (augmath.eval_tasks.settings), like the API key.
+        env = self.settings.get("base_url_env")
+        self.base_url = os.environ[env] if env else self.settings.get("base_url")
         self.template = self.settings.get("template", "alpaca")
         self.params = dict(self.settings.get("params") or {})
         self.prompt_manager = PromptManager(use_chat_template=False)
@@ -119,7 +123,7 @@ class OpenAIEndpointModel(LightevalModel):
 
     async def _raw(self, docs) -> list[tuple[list[str], str]]:
         log = RequestLog(self.settings["log_path"]).open()  # first: a locked or corrupt log fails before any call
-        client = openai.AsyncOpenAI(base_url=self.settings["base_url"], max_retries=0,
+        client = openai.AsyncOpenAI(base_url=self.base_url, max_retries=0,
                                     api_key=os.environ.get("OPENAI_API_KEY") or "sk-local-no-key",
                                     timeout=float(self.settings.get("timeout", 600)))
         slots = asyncio.Semaphore(int(self.settings.get("concurrency", 8)))
@@ -177,7 +181,7 @@ class OpenAIEndpointModel(LightevalModel):
         from augmath.engine import Engine, Request
         from augmath.engine import read_log
 
-        engine = Engine(base_url=self.settings["base_url"], model=self.settings["model"],
+        engine = Engine(base_url=self.base_url, model=self.settings["model"],
                         concurrency=int(self.settings.get("concurrency", 8)), log_path=self.settings["log_path"],
                         timeout=float(self.settings.get("timeout", 600)), progress=False)
         requests = []

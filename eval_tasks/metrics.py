@@ -9,6 +9,9 @@ thing across the project. Two metrics, used by every task in eval_tasks/:
   cluster (ties -> the cluster seen first) and grade its answer against the gold. No answer extracted from any
   sample -> wrong.
 
+Both extract answers as the run's evaluation profile says (augmath.eval_tasks.profiles: lenient, the default,
+or paper: `#### N` / last \\boxed{} only), read from the settings file.
+
 `score_outputs` applies exactly the same rules outside lighteval; `augmath eval` uses it to write the
 per-sample details, and tests use it to check that the task's score equals the grader applied directly.
 """
@@ -21,6 +24,7 @@ from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.requests import SamplingMethod
 
 from augmath import grading
+from augmath.eval_tasks import profiles, settings
 
 
 def majority_answer(extracted: list[str | None], kind: str) -> str | None:
@@ -41,14 +45,18 @@ def majority_answer(extracted: list[str | None], kind: str) -> str | None:
     return best[0]
 
 
-def score_outputs(gold: str, outputs: list[str], kind: str, k: int = 1) -> dict:
+def _profile() -> str:
+    return settings.current().get("profile") or "lenient"
+
+
+def score_outputs(gold: str, outputs: list[str], kind: str, k: int = 1, profile: str = "lenient") -> dict:
     """Grade one sample's generations the way the task's metrics do: {extracted, correct, majority, maj_correct}."""
     if not outputs:
         outputs = [""]
-    first = grading.grade(gold, outputs[0] or "", kind)
-    row = {"extracted": first.extracted, "correct": bool(first.correct)}
+    first, correct = profiles.grade(gold, outputs[0] or "", kind, profile)
+    row = {"extracted": first, "correct": correct}
     if k > 1:
-        extracted = [first.extracted] + [grading.extract(t or "", kind) for t in outputs[1:k]]
+        extracted = [first] + [profiles.extract(t or "", kind, profile) for t in outputs[1:k]]
         majority = majority_answer(extracted, kind)
         row["samples_extracted"] = extracted
         row["majority"] = majority
@@ -68,7 +76,7 @@ class GraderAccuracy(SampleLevelComputation):
 
     def compute(self, doc, model_response, **kwargs) -> float:
         text = model_response.final_text[0] if model_response.final_text else ""
-        return float(grading.grade(doc.get_golds()[0], text or "", _kind(doc)).correct)
+        return float(profiles.grade(doc.get_golds()[0], text or "", _kind(doc), _profile())[1])
 
 
 class GraderMajorityAtK(SamplingMetric, SampleLevelComputation):
@@ -85,7 +93,7 @@ class GraderMajorityAtK(SamplingMetric, SampleLevelComputation):
     def compute(self, doc, model_response, **kwargs) -> float:
         kind = _kind(doc)
         texts = list(model_response.final_text[: int(self.k)])
-        majority = majority_answer([grading.extract(t or "", kind) for t in texts], kind)
+        majority = majority_answer([profiles.extract(t or "", kind, _profile()) for t in texts], kind)
         return float(majority is not None and grading.is_equiv(doc.get_golds()[0], majority, kind))
 
 

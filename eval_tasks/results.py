@@ -54,7 +54,9 @@ def _prompt(doc: dict, response: dict) -> str | None:
     given = response.get("input")
     if isinstance(given, str) and given:
         return given
-    if (doc.get("specific") or {}).get("template", "alpaca") != "alpaca":
+    from augmath.prompts import PLAIN_TEMPLATES
+
+    if (doc.get("specific") or {}).get("template", "alpaca") not in PLAIN_TEMPLATES:
         return None
     from lighteval.tasks.prompt_manager import PromptManager
     from lighteval.tasks.requests import Doc
@@ -94,14 +96,15 @@ def read_details(path: Path) -> list[dict]:
     return rows
 
 
-def grade_task(rows: list[dict], k: int, task: str, source: Path) -> tuple[list[dict], dict]:
-    """Regrade lighteval's saved outputs; return (details rows, summary) or raise on any disagreement."""
+def grade_task(rows: list[dict], k: int, task: str, source: Path, profile: str = "lenient") -> tuple[list[dict], dict]:
+    """Regrade lighteval's saved outputs under the run's profile; return (details rows, summary) or raise on
+    any disagreement."""
     from augmath.eval_tasks.metrics import score_outputs  # imports lighteval: only once there is output to grade
 
     details, mismatches = [], []
     for r in rows:
         spec = r["specific"]
-        scored = score_outputs(r["gold"], r["texts"], spec["kind"], k=k)
+        scored = score_outputs(r["gold"], r["texts"], spec["kind"], k=k, profile=profile)
         row = {"id": spec.get("id"), "question": spec.get("question"), "gold": r["gold"],
                "output": r["texts"][0] if r["texts"] else "", "extracted": scored["extracted"],
                "correct": scored["correct"], "prompt": r["prompt"]}
@@ -121,7 +124,7 @@ def grade_task(rows: list[dict], k: int, task: str, source: Path) -> tuple[list[
     if n == 0:
         raise EvalOutputError(f"{source}: no samples for task {task}")
     acc = sum(d["correct"] for d in details) / n
-    summary = {"accuracy": acc, "n": n, "stderr": math.sqrt(acc * (1 - acc) / n)}
+    summary = {"accuracy": acc, "n": n, "stderr": math.sqrt(acc * (1 - acc) / n), "profile": profile}
     if k > 1:
         maj = sum(d["maj_correct"] for d in details) / n
         summary.update({"maj@k": maj, "maj@k_stderr": math.sqrt(maj * (1 - maj) / n), "k": k})
@@ -175,7 +178,8 @@ def read_provenance(model: str) -> dict:
 
 
 def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: int, header: dict) -> dict:
-    """Collect every task of the run into OUT/results.json + OUT/details/<task>.jsonl; return results.json."""
+    """Collect every task of the run into OUT/results.json + OUT/details/<task>.jsonl; return results.json.
+    Outputs are regraded under the header's evaluation profile (lenient when it names none)."""
     tasks = {}
     for name in benchmarks:
         spec = eval_task(name)
@@ -184,7 +188,7 @@ def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: in
         if spec.likelihood:
             details, summary = likelihood_task(read_details(path), task, path)
         else:
-            details, summary = grade_task(read_details(path), k, task, path)
+            details, summary = grade_task(read_details(path), k, task, path, header.get("profile", "lenient"))
         write_jsonl_atomic(out / "details" / f"{name}.jsonl", details)
         summary["task"] = task
         tasks[name] = summary

@@ -41,13 +41,18 @@ from pathlib import Path
 
 from augmath.benchmarks import EVAL_TASKS, LIKELIHOOD_SUFFIX, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
+from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
-from augmath.io import sha256_file
+from augmath.io import FolderBusy, folder_lock, sha256_file
+from augmath.process import die_with_parent
+from augmath.prompts import TEMPLATES
+from augmath.redaction import redact, redact_url, url_credentials
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
 TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
 ENDPOINT_MODEL = "augmath.eval_tasks.endpoint_model"  # lighteval custom takes this module's file
+URL_ENV = "AUGMATH_ENDPOINT_URL"  # the lighteval child's endpoint URL when it holds credentials
 REQUESTS_LOG = "requests.jsonl"  # OUT/requests.jsonl: the endpoint backend's durable log (augmath.engine.requestlog)
 # Files that decide what a checkpoint computes: weights, config, tokenizer, generation defaults.
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".json", ".model", ".txt", ".jinja")
@@ -199,12 +204,13 @@ def endpoint_models(base_url: str, api_key: str | None, timeout: float = 10.0) -
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.loads(resp.read().decode() or "{}")
     except urllib.error.HTTPError as e:
-        raise EvalError(f"endpoint {base_url} answered HTTP {e.code} to GET /models"
+        raise EvalError(f"endpoint {redact_url(base_url)} answered HTTP {e.code} to GET /models"
                         + (" (check OPENAI_API_KEY)" if e.code in (401, 403) else "")) from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise EvalError(f"endpoint {base_url} is unreachable ({reason}); start one with `augmath serve` "
-                        "or pass --base-url") from None
+        reason = redact(str(reason), *url_credentials(base_url))  # urllib may quote the URL's user-info back
+        raise EvalError(f"endpoint {redact_url(base_url)} is unreachable ({reason}); start one with "
+                        "`augmath serve` or pass --base-url") from None
     return [m.get("id") for m in body.get("data", []) if isinstance(m, dict) and m.get("id")]
 
 
@@ -216,7 +222,7 @@ def weights_sha256(folder: str | os.PathLike) -> str:
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
         rel = path.relative_to(root)
-        if rel.parts[0].startswith(".") or rel.name == "augmath_train.json":
+        if rel.parts[0].startswith(".") or rel.name in ("augmath_train.json", "augmath_eval.json"):
             continue
         h.update(str(rel).encode() + b"\0")
         sha256_file(path, hasher=h)
@@ -282,6 +288,17 @@ def generation_parameters(args) -> dict:
     return params
 
 
+def check_profile(args, params: dict) -> None:
+    """--profile paper fixes what the paper fixed: greedy decoding and its generation sizes."""
+    if args.profile != "paper":
+        return
+    if args.max_new_tokens is not None:
+        raise EvalError(f"--profile paper sets the generation size ({profiles.PAPER_MAX_NEW_TOKENS} new tokens for "
+                        "word problems, as the paper's test.py); drop --max-new-tokens or use --profile lenient")
+    if args.maj_k == 1 and params["temperature"] != 0:
+        raise EvalError("--profile paper decodes greedily; drop --temperature (or use --maj-k K for sampled maj@k)")
+
+
 def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> None:
     """Run lighteval, teeing its output to log_path (and stderr unless quiet); EvalError on failure.
 
@@ -289,7 +306,7 @@ def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> Non
     and `tail -f` shows progress as it happens."""
     with open(log_path, "w", encoding="utf-8", buffering=1) as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", cwd=log_path.parent)
+                                errors="replace", cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
         for line in proc.stdout:
             log.write(line)
             if not quiet:
@@ -314,7 +331,8 @@ def evaluate(args) -> dict:
     params = generation_parameters(args)
     if args.maj_k > 1 and params["temperature"] == 0:
         raise EvalError("--maj-k > 1 needs sampling: pass --temperature > 0")
-    header: dict = {"backend": args.backend}
+    check_profile(args, params)
+    header: dict = {"backend": args.backend, "profile": args.profile}
     api_key = os.environ.get("OPENAI_API_KEY") or None
     if args.backend == "endpoint":
         base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -323,8 +341,8 @@ def evaluate(args) -> dict:
         served = endpoint_models(base_url, api_key)
         model = args.model or (served[0] if served else None)
         if not model:
-            raise EvalError(f"endpoint {base_url} lists no models; pass --model NAME")
-        header.update(model=model, base_url=base_url)
+            raise EvalError(f"endpoint {redact_url(base_url)} lists no models; pass --model NAME")
+        header.update(model=model, base_url=redact_url(base_url))
     else:
         if not args.model:
             raise EvalError(f"--backend {args.backend} needs --model PATH_OR_HUB_ID")
@@ -345,7 +363,7 @@ def evaluate(args) -> dict:
     folders = {n: prepared[benchmark_of(n)] for n in names}  # gsm8k and gsm8k_bpb score the same items
     ensure_tiny_benchmarks_stub()
     child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens,
-                      "eos_token": eos, "max_samples": task_samples or None}
+                      "eos_token": eos, "max_samples": task_samples or None, "profile": args.profile}
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
     env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
@@ -357,6 +375,10 @@ def evaluate(args) -> dict:
     settings = {"template": args.template, "fewshot": args.fewshot,
                 "max_samples": task_samples or default_samples,
                 "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens,
+                "profile": args.profile,
+                "generation_size": {n: profiles.generation_size(BENCHMARKS[n].kind, BENCHMARKS[n].max_new_tokens,
+                                                                child_settings)
+                                    for n in names if not eval_task(n).likelihood},
                 "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
     if likelihood:
         settings["eos_token"] = eos
@@ -367,8 +389,12 @@ def evaluate(args) -> dict:
         if not args.resume:
             requests_log.unlink(missing_ok=True)
         settings["resume"] = bool(args.resume)
+        secret_url = redact_url(base_url) != base_url  # credentials in the URL: by the environment, not the file
+        if secret_url:
+            env[URL_ENV] = base_url
         child_settings["endpoint"] = {
-            "base_url": base_url, "model": model, "template": args.template, "params": params,
+            "base_url": redact_url(base_url), "base_url_env": URL_ENV if secret_url else None,
+            "model": model, "template": args.template, "params": params,
             "concurrency": args.concurrency, "timeout": args.request_timeout,
             "log_path": str(requests_log),
         }  # the API key stays in OPENAI_API_KEY: never in a file or on a command line
@@ -404,7 +430,13 @@ def evaluate(args) -> dict:
         settings=settings, tasks_module=TASKS_MODULE,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    return write_results_folder(out, work, names, args.maj_k, header)
+    results = write_results_folder(out, work, names, args.maj_k, header)
+    if args.backend != "endpoint" and is_local and not args.no_card:
+        from augmath.cards.model import add_eval_results, training_record
+
+        if training_record(model):  # a folder `augmath train` wrote: its card carries its scores
+            print(f"model card updated: {add_eval_results(model, results)}", file=sys.stderr)
+    return results
 
 
 def model_config(args, model_name: str, params: dict, cache_dir: Path | None) -> dict:
@@ -443,7 +475,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
                                                     "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
     p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
-    p.add_argument("--template", default="alpaca", choices=("alpaca", "chat"), help="prompt template (default alpaca)")
+    p.add_argument("--template", default="alpaca", choices=TEMPLATES,
+                   help="prompt template (augmath.prompts; default alpaca; alpaca-input: the paper's Instruction/Input "
+                        "split of multi-line queries, as its training code)")
+    p.add_argument("--profile", default="lenient", choices=profiles.PROFILES,
+                   help="lenient (default): augmath's extraction and generation sizes; paper: greedy, 256 new tokens "
+                        "for word problems, official scoring (the number after '#### ' only, MATH the last \\boxed{})")
     p.add_argument("--maj-k", type=int, default=1, help="also report maj@k over k sampled generations")
     p.add_argument("--temperature", type=float, default=None, help="default 0 (greedy); 0.7 with --maj-k > 1")
     p.add_argument("--top-p", type=float, default=None)
@@ -459,6 +496,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="endpoint backend: reuse the answers a cut-off earlier run into the same --out logged in "
                         "OUT/requests.jsonl (same model name, prompts and settings); only the rest are requested")
     p.add_argument("--quiet", action="store_true", help="keep lighteval's output in OUT/lighteval/lighteval.log only")
+    p.add_argument("--no-card", action="store_true",
+                   help="leave the model folder untouched (by default the results go into the card and "
+                        "augmath_eval.json of a folder written by `augmath train`)")
 
 
 def evaluate_with_embedded_server(args) -> dict:
@@ -478,12 +518,13 @@ def evaluate_with_embedded_server(args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if args.backend == "endpoint" and args.base_url == "embedded":
-            results = evaluate_with_embedded_server(args)
-        else:
-            results = evaluate(args)
-    except (EvalError, EvalOutputError, ValueError, FileNotFoundError) as e:
-        print(f"augmath eval: error: {e}", file=sys.stderr)
+        with folder_lock(args.out, "augmath eval"):  # one evaluation per results folder at a time
+            if args.backend == "endpoint" and args.base_url == "embedded":
+                results = evaluate_with_embedded_server(args)
+            else:
+                results = evaluate(args)
+    except (EvalError, EvalOutputError, ValueError, FileNotFoundError, FolderBusy) as e:
+        print(f"augmath eval: error: {redact(str(e))}", file=sys.stderr)
         return 2
     for name, t in results["tasks"].items():
         if t.get("metric") == "bpb":
@@ -492,6 +533,6 @@ def run(args: argparse.Namespace) -> int:
                   f"(n={t['n']})")
             continue
         maj = f"  maj@{t['k']} {t['maj@k']:.4f}" if "k" in t else ""
-        print(f"{name:12s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}){maj}")
+        print(f"{name:12s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}, {t['profile']} profile){maj}")
     print(f"results: {Path(args.out) / 'results.json'}")
     return 0

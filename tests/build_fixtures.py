@@ -46,8 +46,10 @@ STRATEGIES = {"reverse": _reverse, "numbers": _numbers, "complexity": _complexit
 
 
 def make_run(run_dir: Path, source: str, strategies: list[str], n_seeds: int, offset: int = 0,
-             generator: str = "SmolLM2-135M-Instruct", paths: int = 2, data_dir: str = "packaged") -> list[dict]:
-    """Write RUN_DIR/{run.json, items.jsonl, report.json} from n_seeds real train seeds; return the rows."""
+             generator: str = "SmolLM2-135M-Instruct", paths: int = 2, data_dir: str = "packaged",
+             round_number: int = 0, query_generator: str | None = None) -> list[dict]:
+    """Write RUN_DIR/{run.json, items.jsonl, report.json} from n_seeds real train seeds; return the rows.
+    `generator` writes the responses, `query_generator` (default: the same) the questions."""
     seeds = load(source, "train", data_dir=data_dir)[offset: offset + n_seeds]
     rows, dropped = [], 0
     for strategy in strategies:
@@ -60,10 +62,12 @@ def make_run(run_dir: Path, source: str, strategies: list[str], n_seeds: int, of
             for k in range(paths):
                 response = (f"{seed.solution}\nSo the answer is {answer}.\n#### {answer}" if source == "gsm8k"
                             else f"{seed.solution}\nThus the answer is $\\boxed{{{answer}}}$.")
+                query_id = f"{seed.id}/{strategy}/{round_number}"
                 rows.append({
-                    "id": f"{source}-{strategy}/{seed.id}/{k}", "seed_id": seed.id, "source": source,
-                    "strategy": strategy, "question": question, "response": response, "answer": answer,
-                    "generator": generator, "prompt_hash": _prompt_hash(strategy), "sampling": SAMPLING,
+                    "id": f"{query_id}/{k}", "query_id": query_id, "seed_id": seed.id, "source": source,
+                    "strategy": strategy, "round": round_number, "question": question, "response": response,
+                    "answer": answer, "generator": generator, "query_generator": query_generator or generator,
+                    "response_generator": generator, "prompt_hash": _prompt_hash(strategy), "sampling": SAMPLING,
                     "path_index": k, "verification": "exact" if strategy == "reverse" else "majority_vote",
                     "verified": True, "agreement": 1.0 if strategy == "reverse" else 0.5 + 0.5 * (k == 0),
                 })

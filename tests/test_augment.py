@@ -11,7 +11,7 @@ import pytest
 from augmath.cli import main
 from augmath.io import read_jsonl
 
-PROVENANCE = ["id", "seed_id", "source", "strategy", "round", "question", "response", "answer", "generator",
+PROVENANCE = ["id", "query_id", "seed_id", "source", "strategy", "round", "question", "response", "answer", "generator",
               "query_generator", "response_generator", "prompt_hash", "sampling", "path_index", "verification",
               "verified", "agreement"]
 
@@ -32,6 +32,7 @@ def check_run_folder(out: Path, report: dict) -> tuple[list[dict], list[dict]]:
         assert row["verification"] in ("exact-chain", "gold-match", "majority-vote")
         json.loads(row["sampling"])
         assert (row["generator"] == "exact") == (row["query_generator"] == row["response_generator"] == "exact")
+        assert row["id"] == f"{row['query_id']}/{row['path_index']}" and row["round"] >= 0
     for row in dropped:
         assert row["reason"] and row["stage"] in ("query", "paths", "dedup", "decontam") and row["seed_id"]
     for name, counts in report["strategies"].items():
@@ -75,13 +76,16 @@ def test_decontamination_and_dedup_run_on_the_items(tmp_path):
     assert isinstance(report["decontamination"]["flagged_per_eval_set"], dict)
 
 
-def test_wrong_source_or_strategy_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown strategies"):
-        main(["augment", "--out", str(tmp_path), "--source", "gsm8k", "--strategies", "nope", "--data-dir", "packaged"])
+def test_wrong_source_or_strategy_is_a_clear_error(tmp_path, capsys):
+    assert main(["augment", "--out", str(tmp_path / "n"), "--source", "gsm8k", "--strategies", "nope",
+                 "--data-dir", "packaged"]) == 2
+    assert "error: --strategies: unknown strategies nope" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()
     augment(tmp_path / "g", "--source", "gsm8k", "--strategies", "numbers", "--no-llm", "--skip-decontam",
             "--limit", "2")
-    with pytest.raises(SystemExit, match="holds a gsm8k run"):
-        main(["augment", "--out", str(tmp_path / "g"), "--source", "math", "--data-dir", "packaged", "--no-llm"])
+    assert main(["augment", "--out", str(tmp_path / "g"), "--source", "math", "--data-dir", "packaged",
+                 "--no-llm"]) == 2
+    assert "holds a run with other settings (" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -28,11 +28,16 @@ def _tree(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): _sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def as_built(run: str, rows: list[dict]) -> list[dict]:
+    """A run's rows as the dataset holds them: id and query_id start with the run folder's name."""
+    return [{**r, "id": f"{run}/{r['id']}", "query_id": f"{run}/{r['query_id']}"} for r in rows]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    rows = make_run(root / "run-gsm8k", "gsm8k", ["reverse", "numbers"], 30)
-    rows += make_run(root / "run-math", "math", ["complexity"], 20)
+    rows = as_built("run-gsm8k", make_run(root / "run-gsm8k", "gsm8k", ["reverse", "numbers"], 30))
+    rows += as_built("run-math", make_run(root / "run-math", "math", ["complexity"], 20))
     return root, rows
 
 
@@ -89,16 +94,18 @@ def test_original_configs_hold_the_untouched_seeds_that_were_used(built):
 def test_seeded_order_gives_nested_subsets(built, runs, tmp_path):
     out, manifest, _ = built
     for config in manifest["configs"]:
-        ids = _load(out, config)["id"]
-        assert ids == sorted(ids, key=lambda i: B.sort_key(0, i)), config
+        ds = _load(out, config)
+        keys = list(zip(ds["query_id"], ds["path_index"]))
+        assert keys == sorted(keys, key=lambda k: (B.sort_key(0, k[0]), k[1])), config
     whole = _load(out, "gsm8k")["id"]
+    # D_N is the first N queries with all their paths (2 per query here)
     d10, d40 = B.take_subset(out, "gsm8k", 10)["id"], B.take_subset(out, "gsm8k", 40)["id"]
-    assert d10 == whole[:10] and d40 == whole[:40] and set(d10) < set(d40)
+    assert d10 == whole[:20] and d40 == whole[:80] and set(d10) < set(d40)
     # strategy configs follow the same global order, so D_N of a strategy is D_M of its source restricted to it
     reverse = _load(out, "gsm8k-reverse")["id"]
-    assert [i for i in whole if i.startswith("gsm8k-reverse/")] == reverse
-    with pytest.raises(ValueError, match="out of range"):
-        B.take_subset(out, "gsm8k", len(whole) + 1)
+    assert [i for i in whole if "/reverse/" in i] == reverse
+    with pytest.raises(ValueError, match=r"asked for the first 57 queries but it has only 56"):
+        B.take_subset(out, "gsm8k", len(whole) // 2 + 1)
     assert B.subset_sizes(5000) == [1000, 2000, 4000, 5000] and B.subset_sizes(800) == [800]
     # another seed: same rows, another order
     root, _ = runs
@@ -116,7 +123,7 @@ def test_card_says_what_it_is_and_how_to_load_it(built, runs):
     assert set(yaml_configs) == set(manifest["configs"]) and yaml_configs["default"]["default"] is True
     text = card.text
     for config, info in manifest["configs"].items():
-        assert f"| `{config}` | {info['rows']:,} |" in text
+        assert f"| `{config}` | {info['queries']:,} | {info['rows']:,} |" in text
         assert f'"{config}"' in text  # in the load_dataset loop
     assert "version 1.0.0" in text and "`v1.0.0`" in text
     assert "SmolLM2-135M-Instruct" in text and "arXiv:2310.05506" in text and "MIT" in text
@@ -124,7 +131,11 @@ def test_card_says_what_it_is_and_how_to_load_it(built, runs):
         assert f"`{prompt_hash}`" in text
     for run in manifest["inputs"]:
         assert run["items_sha256"][:16] in text
-    assert "decontamination.flagged | 0" in text and "dropped.total | 4" in text
+    assert "dropped.total | 4" in text
+    for run in ("run-gsm8k", "run-math"):  # decontamination has its own table: sets, rows checked, removed, rate
+        checked = json.loads((out / "runs" / run / "report.json").read_text())["decontamination"]["checked"]
+        assert f"| `{run}` | gsm8k/test, math/test, svamp/test | — | {checked:,} | 0 | 0.00 |" in text
+    assert manifest["summary"]["verified_rate"] == 1.0 and manifest["summary"]["decontamination"]["removed"] == 0
     assert "| `gsm8k-reverse` | 56 | 56 | 100.0 | 1.000 | exact (56) |" in text
     assert 'take_subset("<org>/augmath"' in text
     # the runs' provenance travels with the dataset, byte for byte
@@ -195,7 +206,12 @@ def _bad_run(tmp_path: Path, runs, edit) -> Path:
     (lambda rows, run: "".join(json.dumps({**r, "path_index": "0"}) + "\n" for r in rows), r":1: field 'path_index' should be int"),
     (lambda rows, run: "".join(json.dumps({**r, "sampling": "{temperature"}) + "\n" for r in rows), r":1: field 'sampling' is not a JSON"),
     (lambda rows, run: "".join(json.dumps(r) + "\n" for r in rows) + '{"id": "torn', r"invalid JSON .*torn last line"),
-    (lambda rows, run: "".join(json.dumps(r) + "\n" for r in rows + rows[:1]), r"duplicate id .*items.jsonl:1 and .*items.jsonl:\d+"),
+    (lambda rows, run: "".join(json.dumps(r) + "\n" for r in rows + rows[:1]),
+     r"query_id 'gsm8k/train/\d+/reverse/0' has path_index 0 twice, at .*items.jsonl:1 and .*items.jsonl:\d+"),
+    (lambda rows, run: "".join(json.dumps({k: v for k, v in r.items() if k != "query_id"}) + "\n" for r in rows),
+     r"items.jsonl:1: missing field 'query_id' \(a run folder written before rows carried query ids"),
+    (lambda rows, run: "".join(json.dumps({**r, "round": -1}) + "\n" for r in rows),
+     r"items.jsonl:1: field 'round' is -1; rounds are numbered from 0"),
     (lambda rows, run: "".join(json.dumps({**r, "seed_id": "gsm8k/train/999999"}) + "\n" for r in rows),
      r"items.jsonl:1: seed_id 'gsm8k/train/999999' is not a gsm8k train record"),
 ])
@@ -277,8 +293,10 @@ def test_cli_build(runs, tmp_path, capsys):
 
 def test_two_rounds_of_the_same_strategy_merge_into_one_config(runs, tmp_path):
     root, _ = runs
-    second = make_run(tmp_path / "run-gsm8k-round2", "gsm8k", ["reverse"], 10, offset=100)
+    second = make_run(tmp_path / "run-gsm8k-round2", "gsm8k", ["reverse"], 10, offset=100, round_number=1)
     manifest = B.build([root / "run-gsm8k", tmp_path / "run-gsm8k-round2"], tmp_path / "ds", data_dir="packaged")
-    ids = set(_load(tmp_path / "ds", "gsm8k-reverse")["id"])
-    assert {r["id"] for r in second} < ids and len(ids) == 56 + len(second)
+    ds = _load(tmp_path / "ds", "gsm8k-reverse")
+    ids = set(ds["id"])
+    assert {r["id"] for r in as_built("run-gsm8k-round2", second)} < ids and len(ids) == 56 + len(second)
+    assert sorted(set(ds["round"])) == [0, 1] and ds["round"].count(1) == len(second)
     assert manifest["configs"]["gsm8k-original"]["rows"] == 28 + len({r["seed_id"] for r in second})

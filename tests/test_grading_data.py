@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,8 @@ def test_gsm8k_test_golds_match_their_own_solutions(data_dir):
 
 def test_gsm8k_test_golds_reject_perturbed_solutions(data_dir):
     recs = sources.load("gsm8k", "test", data_dir=data_dir)
-    perturbed = [re.sub(r"####\s*(.*)$", lambda m: f"#### {float(m.group(1).replace(',', '')) + 1:g}", r.solution)
+    # the gold + 1, written exactly ('{:g}' would write 1450001 as '1.45e+06', which is 1450000: the gold itself)
+    perturbed = [re.sub(r"####\s*(.*)$", lambda m: f"#### {Decimal(m.group(1).replace(',', '')) + 1}", r.solution)
                  for r in recs]
     verdicts = grading.grade_many([r.answer for r in recs], perturbed, "gsm8k")
     accepted = [(r.id, r.answer, v.extracted) for r, v in zip(recs, verdicts) if v.correct]

@@ -54,7 +54,9 @@ def test_dry_run_lists_exactly_what_upload_folder_would_send(dataset, monkeypatc
     for rel, info in manifest["files"].items():
         assert f"{rel}  {info['bytes']:,} B  sha256 {info['sha256'][:16]}" in out.out
     assert "https://huggingface.co/datasets/someorg/augmath" in out.out
-    assert "create_tag v1.2.0" in out.out and "augmath push: dataset augmath 1.2.0 (8 configs" in out.out
+    assert "create_tag v1.2.0" in out.out
+    assert "'augmath: dataset augmath v1.2.0 (8 configs, 64 rows; 100.0% verified; decontamination removed 0 of 32)'" \
+        in out.out
     assert "['data/**', 'runs/**']" in out.out and "token: $HF_TOKEN" in out.out
     assert FAKE_TOKEN not in out.out + out.err
 
@@ -145,8 +147,12 @@ def test_model_and_results_folders_use_the_same_path(tmp_path):
     (model / "checkpoints/step-000010/optimizer.bin").write_bytes(b"\0" * 64)
     plan = hub.plan_push(model, "someorg/model")
     assert (plan.kind, plan.repo_type, plan.tag, plan.delete_patterns) == ("model", "model", None, None)
+    # a model is uploaded from a staged copy beside it (not an `augmath train` folder: nothing re-rendered)
+    assert plan.source == model and plan.folder.parent == tmp_path and plan.temporary
     assert [rel for rel, _, _ in plan.files] == ["augmath_train.json", "config.json"]
-    assert "someorg/augmath gsm8k N=4000" in plan.message and "no tag" in hub.describe(plan)
+    assert plan.message == "augmath: model model" and "no tag" in hub.describe(plan)
+    hub.discard(plan)
+    assert not plan.folder.exists() and (model / "config.json").is_file()
     with pytest.raises(hub.PushError, match="is not a dataset, model or results folder"):
         hub.plan_push(tmp_path, "someorg/x")
     with pytest.raises(hub.PushError, match="is not ORG/NAME"):
@@ -161,3 +167,24 @@ def test_no_token_is_a_clear_error(dataset, monkeypatch, tmp_path, capsys):
     assert "token: none found" in capsys.readouterr().out
     assert cli(["push", str(dataset), "--repo-id", "someorg/augmath"]) == 2
     assert "no Hugging Face token: set HF_TOKEN or run `hf auth login`" in capsys.readouterr().err
+
+
+def test_a_dataset_built_for_a_repo_is_pushed_there_and_says_so(tmp_path):
+    make_run(tmp_path / "run-gsm8k", "gsm8k", ["reverse"], 6)
+    B.build([tmp_path / "run-gsm8k"], tmp_path / "ds", name="aug", version="0.3.0", data_dir="packaged",
+            repo_id="someorg/aug")
+    with pytest.raises(hub.PushError, match=r"was built for someorg/aug .*rebuild with --repo-id other/aug"):
+        hub.plan_push(tmp_path / "ds", "other/aug")
+    plan = hub.plan_push(tmp_path / "ds", "someorg/aug", stage=tmp_path / "stage")
+    assert plan.message == ("augmath: dataset aug v0.3.0 (4 configs, 12 rows; 100.0% verified; "
+                            "decontamination removed 0 of 6)")
+    staged = tmp_path / "stage" / "repo"
+    record = json.loads((tmp_path / "stage" / "push.json").read_text())
+    assert record["message"] == plan.message and record["tag"] == "v0.3.0" and str(tmp_path) not in json.dumps(record)
+    assert sorted(f["path"] for f in record["files"]) == sorted(
+        p.relative_to(staged).as_posix() for p in _files(staged))
+    card = (staged / "README.md").read_text()
+    assert 'load_dataset("someorg/aug", "gsm8k-reverse", split="train", revision="v0.3.0")' in card
+    assert "<org>" not in card and str(tmp_path) not in card
+    with pytest.raises(hub.PushError, match="--dtype is for model folders"):
+        hub.plan_push(tmp_path / "ds", "someorg/aug", dtype="bfloat16")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,29 @@ def test_bpb_report_compares_strategies_at_equal_n_with_paired_intervals(tmp_pat
                      r"evaluation noise", md)
     card = str(render_results_card(out))
     assert "## Findings" in card and "helps on gsm8k_bpb" in card and "#### N = 16" in card
+
+
+def test_a_published_report_names_artifacts_by_hub_id_and_links_nothing_local(tmp_path):
+    base = str(tmp_path / "stages" / "base" / "model")  # a local base model (not on the Hub)
+    results = _results(tmp_path, base=base)
+    dataset, run = _dataset(tmp_path), _run_folder(tmp_path)
+    models = {json.loads((r / "results.json").read_text())["model"]: f"org/demo-{r.name}" for r in results[1:]}
+    published = {dataset: "org/augmath-demo@v1.0.0", base: "augmath.tiny random Llama", **models}
+    out = tmp_path / "report"
+    md = write_report(out, results, run_dirs=[run], dataset_dir=dataset, model_dirs=[Path(m) for m in models],
+                      published=published).read_text()
+    card = str(render_results_card(out, repo_id="org/demo-results"))
+    for text in (md, card):
+        assert str(tmp_path) not in text and "../" not in text
+    assert "Base model(s): `augmath.tiny random Llama`" in md
+    assert "- [model: org/demo-gsm8k-4000](https://huggingface.co/org/demo-gsm8k-4000)" in md
+    assert "- [dataset: org/augmath-demo@v1.0.0](https://huggingface.co/datasets/org/augmath-demo/tree/v1.0.0)" in md
+    assert "(https://huggingface.co/datasets/org/augmath-demo/tree/v1.0.0/runs/gsm8k-demo)" in md
+    assert all(not link.startswith("http") and (out / link).exists() or link.startswith("https://huggingface.co/")
+               for link in LINK.findall(md))
+    assert "| [`org/demo-gsm8k-16000`](https://huggingface.co/org/demo-gsm8k-16000) | `augmath.tiny random Llama` | " \
+           "gsm8k | 16,000 |" in card
+    assert 'hf_hub_download("org/demo-results", "results.json", repo_type="dataset")' in card
+    # without `published` the report is a local one: relative links to the folders beside it
+    local = write_report(tmp_path / "local", results, dataset_dir=dataset).read_text()
+    assert "](../dataset)" in local

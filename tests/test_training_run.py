@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from augmath.cards.model import add_eval_results
+from augmath.cards.model import add_eval_results, training_dtype
 from augmath.tiny import make_tiny_llama
 from augmath.training.config import RecipeError
 from training_helpers import REPO, default_dataset, env, launch, load_sft_module, read_log, tiny_recipe
@@ -77,16 +77,69 @@ def test_model_card_states_provenance_and_takes_eval_results(baseline):
     assert "augmath" in card.data.tags and card.data.library_name == "transformers"
     text = card.text
     assert "`gsm8k-original`" in text and "**N (rows used):** 24" in text
-    assert "(revision `1.0.0+manifest." in text  # a local folder's version comes from its manifest.json
+    # a local dataset (built without --repo-id) is named by its folder name, never its path; its version comes
+    # from its manifest.json
+    assert "`ds` (a local dataset folder, not on the Hub), version `1.0.0+manifest." in text
+    assert str(out.parent) not in text
     record = json.loads((out / "augmath_train.json").read_text())
     assert f"**Tokens seen:** {record['progress']['tokens_seen']:,}" in text
     assert "| learning rate | 0.003 |" in text and "cosine" in text and "Not evaluated yet" in text
-    add_eval_results(out, {"model": str(out), "tasks": {"gsm8k": {"accuracy": 0.125, "n": 8, "stderr": 0.117}}})
+    add_eval_results(out, {"model": str(out), "tasks": {"gsm8k": {"accuracy": 0.125, "n": 8, "stderr": 0.117},
+                                                        "svamp": {"accuracy": 0.5, "maj@k": 0.75, "k": 4, "n": 4}},
+                           "settings": {"template": "alpaca", "profile": "paper", "fewshot": 0}})
     card = ModelCard.load(out / "README.md")
-    [result] = card.data.eval_results
-    assert (result.dataset_type, result.metric_type, result.metric_value) == ("openai/gsm8k", "accuracy", 0.125)
-    assert "| gsm8k | 12.50 | 11.70 | 8 |" in card.text
+    results = {(r.dataset_name, r.metric_type): r for r in card.data.eval_results}
+    assert set(results) == {("GSM8K", "accuracy"), ("SVAMP", "accuracy"), ("SVAMP", "maj@4")}
+    gsm8k = results[("GSM8K", "accuracy")]
+    assert (gsm8k.dataset_type, gsm8k.dataset_config, gsm8k.dataset_split, gsm8k.metric_value) == \
+        ("openai/gsm8k", "main", "test", 0.125)
+    assert gsm8k.metric_config == "paper" and gsm8k.metric_args["template"] == "alpaca"
+    assert results[("SVAMP", "maj@4")].metric_value == 0.75
+    assert "| GSM8K | accuracy | 12.50% | 11.70 | 8 | paper | alpaca |" in card.text
     assert "model-index" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("torch_dtype, mixed_precision, expected", [
+    ("float32", "no", "float32"), ("float32", "bf16", "bfloat16"), ("float32", "fp16", "float16"),
+    ("bfloat16", "no", "bfloat16"), ("auto", "no", None)])
+def test_training_dtype_is_what_the_maths_ran_in(torch_dtype, mixed_precision, expected):
+    record = {"recipe": {"torch_dtype": torch_dtype}, "run": {"mixed_precision": mixed_precision}}
+    assert training_dtype(record) == expected
+
+
+def test_push_stages_the_card_under_its_repo_id_with_weights_in_the_chosen_dtype(baseline, tmp_path):
+    from huggingface_hub import ModelCard
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    from augmath import hub
+
+    _, out, _ = baseline
+    source_bytes = (out / "model.safetensors").read_bytes()
+    plan = hub.plan_push(out, "someorg/tiny-sft", dtype="bfloat16", stage=tmp_path)
+    staged = tmp_path / "repo"
+    with safe_open(staged / "model.safetensors", framework="pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+    assert (staged / "model.safetensors").stat().st_size < 0.6 * len(source_bytes)
+    assert json.loads((staged / "config.json").read_text())["dtype"] == "bfloat16"
+    assert AutoModelForCausalLM.from_pretrained(staged, dtype="auto").dtype == torch.bfloat16
+    card = ModelCard.load(staged / "README.md")
+    assert card.data.model_name == "someorg/tiny-sft" and card.text.startswith("\n# tiny-sft\n")
+    assert "**Weights:** bfloat16 safetensors, cast from the float32 weights" in card.text
+    assert plan.message.startswith("augmath: model tiny-sft (SFT of tiny on local ds gsm8k-original N=24;")
+    assert plan.message.endswith("; bfloat16 weights)")
+    published = json.loads((staged / "augmath_train.json").read_text())
+    assert published["recipe"]["output_dir"] == "someorg/tiny-sft" and published["recipe"]["dataset"] == "ds"
+    for text in (card.content, plan.message, json.dumps(published)):
+        assert str(out.parent) not in text  # no local path anywhere it names things
+    # the trained folder itself is untouched: same weights, its card still local
+    assert (out / "model.safetensors").read_bytes() == source_bytes
+    assert "someorg" not in (out / "README.md").read_text()
+    # auto: the training dtype (float32 here, no autocast), so the weights go up as saved, no cast
+    auto = hub.plan_push(out, "someorg/tiny-sft")
+    assert auto.weights == {"dtype": "float32", "cast_from": None} and auto.temporary
+    hub.discard(auto)
+    assert not auto.folder.exists()
 
 
 def test_rerun_after_success_does_nothing_and_other_recipe_is_refused(baseline, capsys):

@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from augmath.io import DataError, read_yaml
+from augmath.prompts import TEMPLATES
+
 REQUIRED = ("model_name_or_path", "dataset", "output_dir")
 # Keys that may differ between a killed run and the command that resumes it (they do not change the maths).
 RESUMABLE_CHANGES = {"logging_steps", "save_steps", "save_total_limit", "report_to", "run_name", "keep_checkpoints",
@@ -42,8 +45,13 @@ class SFTConfig:
     dataset_mixture: dict[str, float] | None = None  # {config: weight}; replaces dataset_config
     dataset_split: str = "train"
     dataset_revision: str | None = None
-    num_samples: int | None = None  # N: the first N rows (D_N, nested); with a mixture, N split by weight
-    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | chat (the tokenizer's chat template)
+    num_samples: int | None = None  # the first N rows (nested); with a mixture, N split by weight
+    num_queries: int | None = None  # D_N by query: the first N queries with all their kept paths (nested)
+    paths_per_query: int | None = None  # at most the first K kept paths (responses) of each query
+    rounds: list[int] | None = None  # only rows of these query rounds (numbered from 0, as augment's), e.g. [0, 1]
+    dataset_parts: list[dict] | None = None  # [{config, num_queries, paths_per_query, rounds}]: a mixture of
+    #   parts, each its own nested subset (num_queries null = all), e.g. gsm8k-original whole + gsm8k D_N
+    prompt_template: str = "alpaca"  # alpaca (MuggleMath) | alpaca-input (the paper's train.py) | chat
     max_length: int = 512
     overlong: str = "truncate"  # truncate | drop: examples longer than max_length (counted either way)
     # --- batching ---
@@ -86,7 +94,7 @@ class SFTConfig:
 CHOICES = {
     "torch_dtype": ("float32", "bfloat16", "float16", "auto"),
     "mixed_precision": (None, "no", "bf16", "fp16"),
-    "prompt_template": ("alpaca", "chat"),
+    "prompt_template": TEMPLATES,
     "overlong": ("truncate", "drop"),
     "batching": ("packed", "padded"),
     "packed_attention": ("varlen", "mask"),
@@ -121,7 +129,7 @@ def _check_type(key: str, value: Any, where: str) -> Any:
                 pass
         if origin is int and isinstance(value, int) and not isinstance(value, bool):
             return value
-        if origin in (str, bool, dict) and isinstance(value, origin):
+        if origin in (str, bool, dict, list) and isinstance(value, origin):
             return value
     if hint is Any:
         return value
@@ -150,7 +158,11 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             value = args[i + 1]
             i += 1
         i += 1
-        out[key] = yaml.safe_load(value) if value != "" else ""
+        try:
+            out[key] = yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError as e:
+            raise RecipeError(f"command line: --{key} {value!r} is not a valid value "
+                              f"({getattr(e, 'problem', e)})") from None
     return out
 
 
@@ -187,9 +199,9 @@ def load_recipe(path: str | Path | None, overrides: dict[str, Any] | None = None
         path = resolve_file("recipes", path)
         where = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise RecipeError(f"{path}: invalid YAML: {e}") from None
+            raw = read_yaml(path) or {}
+        except DataError as e:  # broken YAML or not UTF-8: one line naming file and line
+            raise RecipeError(str(e)) from None
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value, got {type(raw).__name__}")
     values: dict[str, Any] = {}
@@ -220,17 +232,63 @@ def validate(cfg: SFTConfig, where: str = "recipe") -> None:
         raise RecipeError(f"{where}: 'warmup_ratio' must be < 1, got {cfg.warmup_ratio}")
     if cfg.num_samples is not None and cfg.num_samples <= 0:
         raise RecipeError(f"{where}: 'num_samples' must be > 0 (or null for all rows), got {cfg.num_samples}")
+    _validate_subset(cfg.to_dict(), where, "")
+    if cfg.num_samples is not None and cfg.num_queries is not None:
+        raise RecipeError(f"{where}: give either 'num_queries' (whole queries) or 'num_samples' (rows), not both")
+    if cfg.dataset_parts is not None:
+        _validate_parts(cfg, where)
     if cfg.dataset_mixture is not None:
         if cfg.dataset_config is not None:
             raise RecipeError(f"{where}: give either 'dataset_config' or 'dataset_mixture', not both")
         if not cfg.dataset_mixture:
             raise RecipeError(f"{where}: 'dataset_mixture' is empty")
+        by_query = [k for k in ("num_queries", "paths_per_query", "rounds") if getattr(cfg, k) is not None]
+        if by_query:
+            raise RecipeError(f"{where}: 'dataset_mixture' splits rows by weight; for {', '.join(by_query)} "
+                              "use 'dataset_parts' (each part its own nested subset)")
         for name, weight in cfg.dataset_mixture.items():
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
                 raise RecipeError(f"{where}: dataset_mixture weight of '{name}' must be a number > 0, got {weight!r}")
     if not (isinstance(cfg.lora_target_modules, str) or (isinstance(cfg.lora_target_modules, list)
                                                          and all(isinstance(m, str) for m in cfg.lora_target_modules))):
         raise RecipeError(f"{where}: 'lora_target_modules' must be a string or a list of module names")
+
+
+PART_KEYS = ("config", "num_queries", "paths_per_query", "rounds")
+
+
+def _validate_subset(values: dict, where: str, prefix: str) -> None:
+    """num_queries / paths_per_query: positive ints or null; rounds: a non-empty list of round numbers >= 0."""
+    for key in ("num_queries", "paths_per_query"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise RecipeError(f"{where}: '{prefix}{key}' must be an integer > 0 (or null for all), got {value!r}")
+    rounds = values.get("rounds")
+    if rounds is not None and (not isinstance(rounds, list) or not rounds or
+                               not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rounds)):
+        raise RecipeError(f"{where}: '{prefix}rounds' must be a non-empty list of round numbers >= 0, got {rounds!r}")
+
+
+def _validate_parts(cfg: SFTConfig, where: str) -> None:
+    clash = [k for k in ("dataset_config", "dataset_mixture", "num_samples", "num_queries", "paths_per_query",
+                         "rounds") if getattr(cfg, k) is not None]
+    if clash:
+        raise RecipeError(f"{where}: 'dataset_parts' replaces {', '.join(repr(k) for k in clash)}; give each "
+                          "part its own num_queries / paths_per_query / rounds")
+    if not cfg.dataset_parts:
+        raise RecipeError(f"{where}: 'dataset_parts' is empty")
+    seen = set()
+    for i, part in enumerate(cfg.dataset_parts):
+        if not isinstance(part, dict) or not isinstance(part.get("config"), str) or not part["config"]:
+            raise RecipeError(f"{where}: dataset_parts[{i}] must be a mapping with a 'config' name, got {part!r}")
+        unknown = sorted(set(part) - set(PART_KEYS))
+        if unknown:
+            raise RecipeError(f"{where}: dataset_parts[{i}] has unknown key(s) {unknown}; "
+                              f"valid: {', '.join(PART_KEYS)}")
+        if part["config"] in seen:
+            raise RecipeError(f"{where}: dataset_parts names config {part['config']!r} twice")
+        seen.add(part["config"])
+        _validate_subset(part, where, f"dataset_parts[{i}].")
 
 
 def training_differences(old: dict[str, Any], new: SFTConfig) -> list[str]:

@@ -1,11 +1,14 @@
 """Training data for augmath.training.sft: dataset rows -> token ids with labels on the response only.
 
-    rows, provenance = load_rows(cfg)                   # D_N of one config, or a weighted mixture of configs
+    rows, provenance = load_rows(cfg)                   # D_N of one config, or a mixture of parts
     examples, stats = tokenize_rows(rows, tokenizer, template="alpaca", max_length=512, overlong="truncate")
 
 A dataset is a folder written by `augmath build` (parquet per config + README YAML `configs:`) or a Hub id with
-the same layout. Rows need `question` and `response`. D_N is the first N rows of a config in its stored (seeded)
-order, so D_N is a subset of D_M for N < M: the nested subsets of the scaling study.
+the same layout. Rows need `question` and `response`. D_N (`num_queries`) is the first N queries of a config in
+its stored (seeded) order with all their kept paths (at most `paths_per_query`, only `rounds` if given;
+augmath.dataset_builders.subsets), so D_N is a subset of D_M for N < M: the nested subsets of the scaling study.
+`num_samples` takes the first N rows instead. A mixture is a list of parts (`dataset_parts`), each such a subset
+of its own config, or (`dataset_mixture`) N rows split by weight.
 
 An example is prompt + response + eos. The prompt is `augmath.prompts.format_prompt` (the same string evaluation
 sends), tokenized on its own, so the token boundary the model learns is the boundary it sees at test time; its
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from augmath.dataset_builders import local_cache_dir
 from augmath.prompts import format_prompt
 
 IGNORE_INDEX = -100
@@ -65,22 +69,20 @@ def dataset_configs(dataset: str, revision: str | None = None) -> list[str]:
         raise DatasetError(f"cannot list the configs of dataset {dataset!r}: {type(e).__name__}: {e}") from None
 
 
-def local_cache_dir(dataset: str) -> str | None:
-    """A datasets cache folder keyed by the local folder's files (path, size, mtime), or None for Hub ids.
-
-    Why: datasets 5.2 keys its Arrow cache of a local parquet folder by the folder's NAME and config only, not by
-    the files' path, size or time; a rebuilt `outputs/dataset` (or any other folder with the same name) would
-    silently load the OLD rows from the cache. Same files -> same key -> the cache is still shared."""
-    import datasets
+def check_local_files(dataset: str) -> None:
+    """A local dataset folder's parquet files must be whole: a truncated or corrupt one is named here, in one line,
+    before `augmath train` launches anything (reading a file's footer costs milliseconds)."""
+    import pyarrow.parquet as pq
 
     root = Path(dataset)
     if not root.is_dir():
-        return None
-    h = hashlib.sha256(str(root.resolve()).encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        st = path.stat()
-        h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return str(Path(datasets.config.HF_DATASETS_CACHE) / "augmath-local" / h.hexdigest()[:20])
+        return  # a Hub id: datasets checks what it downloads
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            pq.read_metadata(path)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError for cut or foreign files
+            raise DatasetError(f"{path}: not a readable parquet file, truncated or corrupt ({e}); rebuild the "
+                               "dataset with `augmath build`") from None
 
 
 def _load_config(dataset: str, config: str | None, split: str, revision: str | None, valid: list[str]):
@@ -127,21 +129,48 @@ def mixture_counts(weights: dict[str, float], sizes: dict[str, int], n: int | No
     return counts
 
 
+def _subset(ds, config: str | None, spec: dict, rows: int | None = None) -> tuple[Any, dict]:
+    """One part: its nested subset by query (num_queries, paths_per_query, rounds), then the first `rows` rows."""
+    from augmath.dataset_builders import count_queries, select
+
+    try:
+        chosen = select(ds, spec.get("num_queries"), spec.get("paths_per_query"), spec.get("rounds"),
+                        what=f"config {config!r}").dataset
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
+    chosen = _take(chosen, rows, f"config {config!r}")
+    return chosen, {"config": config, **{k: spec.get(k) for k in ("num_queries", "paths_per_query", "rounds")},
+                    "queries": count_queries(chosen), "rows": len(chosen)}
+
+
+def _parts(cfg) -> list[tuple[str | None, dict, int | None]]:
+    """(config, subset spec, rows) per part, whichever way the recipe names its data."""
+    if cfg.dataset_parts:
+        return [(p["config"], p, None) for p in cfg.dataset_parts]
+    if cfg.dataset_mixture:
+        return [(c, {}, None) for c in cfg.dataset_mixture]  # rows per config: mixture_counts, once sizes are known
+    spec = {k: getattr(cfg, k) for k in ("num_queries", "paths_per_query", "rounds")}
+    return [(cfg.dataset_config, spec, cfg.num_samples)]
+
+
 def load_rows(cfg) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """The training rows ({question, response}) the recipe names, and their provenance for card/manifest."""
     valid = dataset_configs(cfg.dataset, cfg.dataset_revision)
-    parts: list[tuple[str | None, Any]] = []
+    wanted = _parts(cfg)
+    named = [c for c, _, _ in wanted if c is not None]
+    unknown = [c for c in named if c not in valid]
+    if len(named) > 1 and unknown:
+        raise DatasetError(f"dataset {cfg.dataset!r} has no config(s) {unknown}; valid configs: {', '.join(valid)}")
+    loaded = [_load_config(cfg.dataset, c, cfg.dataset_split, cfg.dataset_revision, valid) for c, _, _ in wanted]
     if cfg.dataset_mixture:
-        unknown = [c for c in cfg.dataset_mixture if c not in valid]
-        if unknown:
-            raise DatasetError(f"dataset {cfg.dataset!r} has no config(s) {unknown}; valid configs: {', '.join(valid)}")
-        loaded = {c: _load_config(cfg.dataset, c, cfg.dataset_split, cfg.dataset_revision, valid)
-                  for c in cfg.dataset_mixture}
-        counts = mixture_counts(cfg.dataset_mixture, {c: len(d) for c, d in loaded.items()}, cfg.num_samples)
-        parts = [(c, _take(loaded[c], counts[c], f"config {c!r}")) for c in cfg.dataset_mixture]
-    else:
-        ds = _load_config(cfg.dataset, cfg.dataset_config, cfg.dataset_split, cfg.dataset_revision, valid)
-        parts = [(cfg.dataset_config, _take(ds, cfg.num_samples, f"config {cfg.dataset_config!r}"))]
+        counts = mixture_counts(cfg.dataset_mixture, {c: len(d) for (c, _, _), d in zip(wanted, loaded)},
+                                cfg.num_samples)
+        wanted = [(c, spec, counts[c]) for c, spec, _ in wanted]
+    parts, info = [], []
+    for (config, spec, n_rows), ds in zip(wanted, loaded):
+        chosen, about = _subset(ds, config, spec, n_rows)
+        parts.append((config, chosen))
+        info.append(about)
     rows: list[dict[str, str]] = []
     for config, ds in parts:
         for i, (q, r) in enumerate(zip(ds["question"], ds["response"])):
@@ -150,16 +179,27 @@ def load_rows(cfg) -> tuple[list[dict[str, str]], dict[str, Any]]:
                                    f"question/response")
             rows.append({"question": q, "response": r})
     if not rows:
-        raise DatasetError(f"dataset {cfg.dataset!r} ({cfg.dataset_config or cfg.dataset_mixture}) "
+        raise DatasetError(f"dataset {cfg.dataset!r} ({cfg.dataset_config or cfg.dataset_mixture or named}) "
                            f"split {cfg.dataset_split!r} has no rows")
     digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
     provenance = {
         "id": cfg.dataset, "config": cfg.dataset_config, "mixture": cfg.dataset_mixture,
         "rows_per_config": {str(c): len(d) for c, d in parts}, "split": cfg.dataset_split,
         "revision": cfg.dataset_revision or _local_version(cfg.dataset), "num_samples": len(rows),
-        "rows_sha256": digest,
+        "num_queries": sum(p["queries"] for p in info), "parts": info, "rows_sha256": digest,
+        **_published_as(cfg.dataset),
     }
     return rows, provenance
+
+
+def _published_as(dataset: str) -> dict[str, str]:
+    """A local folder built for a Hub repo (`augmath build --repo-id`): its repo id and version tag, so the model
+    card names the training data as users will load it."""
+    manifest = Path(dataset) / "manifest.json"
+    data = json.loads(manifest.read_bytes()) if manifest.is_file() else {}
+    if not data.get("repo_id"):
+        return {}
+    return {"hub_id": data["repo_id"], "hub_revision": f"v{data['version']}"}
 
 
 def _local_version(dataset: str) -> str | None:

@@ -24,7 +24,10 @@ import sys
 
 import yaml
 
+from augmath.io import folder_lock
+from augmath.process import die_with_parent
 from augmath.training.config import RecipeError, load_recipe, parse_overrides, resolve_file
+from augmath.training.data import check_local_files
 
 SFT_MODULE = "augmath.training.sft"
 OWN_FLAGS = {"--processes": True, "--accelerate-config": True, "--dry-run": False}
@@ -72,7 +75,9 @@ def build_command(recipe: str, overrides: list[str], processes: int | None = Non
                   accelerate_config: str | None = None, gpus: int | None = None) -> tuple[list[str], dict[str, str]]:
     """The `accelerate launch` argv and the extra environment it needs."""
     gpus = _gpu_count() if gpus is None else gpus
-    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    # --quiet: when sft.py fails it prints its own one-line error; without this the launcher adds a
+    # CalledProcessError traceback on top (single-process and DeepSpeed launches).
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--quiet"]
     env: dict[str, str] = {}
     if accelerate_config:
         accelerate_config = resolve_file("accelerate_configs", accelerate_config)
@@ -114,15 +119,32 @@ def run(args: argparse.Namespace) -> int:
         recipe = resolve_file("recipes", args.recipe)
         cfg = load_recipe(recipe, parse_overrides(overrides))
         processes = int(own["processes"]) if "processes" in own else None
-        cmd, env = build_command(str(recipe), overrides, processes, own.get("accelerate_config"))
+        check_local_files(cfg.dataset)  # a truncated parquet is named here, not under the launcher's traceback
+    except (RecipeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if own.get("dry_run"):
+        return _launch(str(recipe), overrides, processes, own.get("accelerate_config"), cfg.output_dir, None)
+    # The output folder is ours while the training lives: a second `augmath train` into it is refused (FolderBusy)
+    # before it imports anything heavy. The launcher inherits the lock and dies with us (as sft.py dies with the
+    # launcher), so after a kill -9 the lock frees only once nothing of this run can still write there.
+    with folder_lock(cfg.output_dir, "augmath train") as lock_fd:
+        return _launch(str(recipe), overrides, processes, own.get("accelerate_config"), cfg.output_dir, lock_fd)
+
+
+def _launch(recipe: str, overrides: list[str], processes: int | None, accelerate_config: str | None,
+            output_dir: str, lock_fd: int | None) -> int:
+    """Build and print the launch command; run it unless this is a dry run (no lock)."""
+    try:
+        cmd, env = build_command(recipe, overrides, processes, accelerate_config)
     except (RecipeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     shown = " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + shlex.join(cmd)
     print(f"augmath train: {shown}", flush=True)
-    if own.get("dry_run"):
+    if lock_fd is None:
         return 0
-    proc = subprocess.run(cmd, env={**os.environ, **env})
+    proc = subprocess.run(cmd, env={**os.environ, **env}, preexec_fn=die_with_parent, pass_fds=(lock_fd,))
     if proc.returncode == 0:
-        print(f"augmath train: model in {cfg.output_dir}")
+        print(f"augmath train: model in {output_dir}")
     return proc.returncode

@@ -14,6 +14,11 @@ Output: OUTPUT_DIR = an HF model folder + README.md card + augmath_train.json + 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before the heavy imports: a killed launcher (augmath train) takes us with it
+    from augmath.process import exit_with_parent
+
+    exit_with_parent()
+
 import argparse
 import math
 import os

@@ -265,7 +265,9 @@ def _curve(models: dict, selected: str, x: np.ndarray, target_x: float | None, c
 
 def series_key(r: ResultsFolder) -> tuple[str, str]:
     """Points of one curve differ only in N: same base model and same training data config."""
-    return (r.base_model, r.config or r.strategy or str(r.provenance.get("dataset") or "unknown"))
+    subset = r.provenance.get("subset")  # paths per query / rounds: another series of the same config
+    config = r.config or r.strategy or str(r.provenance.get("dataset") or "unknown")
+    return (r.base_model, f"{config} [{subset}]" if subset else config)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """The experiment report: one markdown file (optionally HTML) tying the stages' outputs together.
 
     write_report(out_dir, results, fit_dir=None, transfer_dir=None, run_dirs=(), dataset_dir=None,
-                 model_dirs=(), extra_links=None, title=..., html=False, demo=None) -> Path of OUT/report.md
+                 model_dirs=(), extra_links=None, title=..., html=False, demo=None, published=None)
+    -> Path of OUT/report.md
 
 Sections: demo-model banner, the figures (scaling plots, transfer heatmaps) first, the findings in words with
 their intervals, strategies compared at equal N (paired bootstrap over items against the original seeds, in-domain
@@ -10,6 +11,11 @@ folders, decontamination counts from their report.json, configs from the dataset
 artifact. It also writes OUT/report.json
 (the headline numbers, read by the results card: see `render_results_card`). Missing fit/transfer folders
 are computed into OUT/fit and OUT/transfer. See docs/analysis.md.
+
+`published` maps local folders (models, the dataset, base models) to what they are on the Hub: "ORG/NAME",
+"ORG/NAME@REVISION", or plain words for one that is not published. Given it, the report is written to be
+uploaded: every artifact outside OUT is named and linked by its Hub id, never by a local path, and OUT/report.json
+lists the models and the dataset for the results card.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from augmath.analysis.sections import (
     comparisons_table, data_statistics, equal_n_comparisons, findings, fits_section, strategy_rows, strategy_table,
 )
 from augmath.io import DataError, atomic_write, read_json, write_json_atomic
+from augmath.cards import REPO_ID_RE
 
 SCHEMA = "augmath.analysis.report/2"  # /2: comparisons at equal N, findings, metric-aware fits and strategies
 DEMO_BANNER = ("> **Demo model — a 135M model is no accuracy claim.** The base model here is the embedded "
@@ -82,11 +89,40 @@ def _ensure_transfer(results: list[Path], transfer_dir, out_dir: Path) -> dict:
     return doc
 
 
+class Published:
+    """Local folder -> its Hub name (see the module doc); unpublished local paths shrink to their folder name."""
+
+    def __init__(self, mapping: Mapping | None):
+        self.active = mapping is not None
+        self.map = {str(Path(k).resolve()): str(v) for k, v in (mapping or {}).items()}
+
+    def ref(self, path) -> str | None:
+        return self.map.get(str(Path(path).resolve())) if path is not None else None
+
+    def name(self, model: str) -> str:
+        """How a model (Hub id or local path) is named: its Hub id, else its folder name marked as local."""
+        ref = self.ref(model) if Path(model).is_absolute() else None
+        if ref or not Path(model).is_absolute():
+            return ref or model
+        return f"{Path(model).name} (local)" if self.active else model
+
+    @staticmethod
+    def url(ref: str, kind: str = "model", sub: str = "") -> str | None:
+        """https://huggingface.co/... for "ORG/NAME[@REV]" (a dataset's runs/ folder: sub="runs/x"), else None."""
+        repo, _, rev = ref.partition("@")
+        if not REPO_ID_RE.match(repo):
+            return None
+        base = f"https://huggingface.co/{'datasets/' if kind == 'dataset' else ''}{repo}"
+        return f"{base}/tree/{rev or 'main'}/{sub}" if sub else (f"{base}/tree/{rev}" if rev else base)
+
+
 def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None, run_dirs: Iterable = (),
                  dataset_dir=None, model_dirs: Iterable = (), extra_links: Mapping[str, str] | None = None,
-                 title: str = "augmath experiment report", html: bool = False, demo: bool | None = None) -> Path:
+                 title: str = "augmath experiment report", html: bool = False, demo: bool | None = None,
+                 published: Mapping | None = None) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    hub = Published(published)
     results = [Path(p) for p in results]
     folders = load_many(results)
     run_dirs, model_dirs = [Path(p) for p in run_dirs], [Path(p) for p in model_dirs]
@@ -94,7 +130,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         run_dirs = sorted(p for p in (Path(dataset_dir) / "runs").glob("*") if p.is_dir())
     fit = _ensure_fit(results, fit_dir, out)
     transfer = _ensure_transfer(results, transfer_dir, out)
-    base_models = sorted({r.base_model for r in folders})
+    base_models = sorted({hub.name(r.base_model) for r in folders})
     if demo is None:  # recognised by name (SmolLM2-135M); the runner can say so explicitly for renamed copies
         demo = any(is_demo_model(m) for m in base_models + [r.model for r in folders])
 
@@ -133,16 +169,23 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
 
     md += ["## Data statistics\n", data_statistics(run_dirs, dataset_dir)]
 
+    dataset_ref = hub.ref(dataset_dir)
+    models = [{"name": hub.name(r.model), "url": Published.url(hub.name(r.model)), "base_model": hub.name(r.base_model),
+               "config": r.config, "n_train": r.provenance.get("n_train") if r.trained else None,
+               "scores": {t: {"value": s.value, "metric": s.metric} for t, s in r.tasks.items()}} for r in folders]
+    model_tasks = list(dict.fromkeys(t for r in folders for t in r.tasks))
     md.append("## Artifacts\n")
     links = [("fit parameters (JSON)", fit["_dir"] / "fit.json") if fit and not fit.get("error") else None]
     links += [(f"transfer {k}", transfer["_dir"] / f) for k, f in transfer.get("files", {}).items()]
     links += [(f"results: {r.path.name}", r.path / "results.json") for r in folders]
-    links += [(f"model: {m.name}", m) for m in model_dirs]
-    links += [("dataset", Path(dataset_dir))] if dataset_dir else []
+    links += [(f"model: {hub.ref(m) or m.name}", m) for m in model_dirs]
+    links += [(f"dataset: {dataset_ref or Path(dataset_dir).name}", Path(dataset_dir))] if dataset_dir else []
     links += [(f"augment run: {d.name}", d) for d in run_dirs]
     links += [(name, Path(target)) for name, target in (extra_links or {}).items()]
-    for item in filter(None, links):
-        md.append(f"- [{item[0]}]({_rel(item[1], out)})")
+    for label, target in filter(None, links):
+        where = _where(target, out, hub, dataset_dir, dataset_ref, is_run=target in run_dirs)
+        if where:
+            md.append(f"- [{label}]({where})")
     text = "\n".join(md) + "\n"
     report_path = out / "report.md"
     atomic_write(report_path, text)
@@ -154,9 +197,26 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
                "comparisons_markdown": comparisons_table(comparisons), "strategies_markdown": strategy_table(rows),
                "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],
                "figures": sorted(str(p.relative_to(out).as_posix()) for p in out.rglob("*.png")),
-               "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else ""}
+               "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else "",
+               "models": models, "model_tasks": model_tasks, "dataset": ({"ref": dataset_ref, "url": Published.url(dataset_ref, "dataset")}
+                                             if dataset_ref else None)}
     write_json_atomic(out / "report.json", summary)
     return report_path
+
+
+def _where(target: Path, out: Path, hub: Published, dataset_dir, dataset_ref: str | None,
+           is_run: bool = False) -> str | None:
+    """A link to an artifact: inside OUT relative, else its Hub page (an augment run: its copy in the dataset
+    repo); outside OUT and unpublished, a relative local link in a local report and nothing in a published one."""
+    target = Path(target)
+    if out.resolve() == target.resolve() or out.resolve() in target.resolve().parents:
+        return _rel(target, out)
+    ref = hub.ref(target)
+    if ref:
+        return Published.url(ref, "dataset" if dataset_dir and ref == dataset_ref else "model") or None
+    if dataset_ref and is_run:
+        return Published.url(dataset_ref, "dataset", f"runs/{target.name}")
+    return None if hub.active else _rel(target, out)
 
 
 def _fit_summary(f: dict) -> dict:

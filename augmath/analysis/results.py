@@ -61,16 +61,33 @@ def flatten_training_provenance(p: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(p.get("dataset"), dict) and not isinstance(p.get("base_model"), dict):
         return p
     ds, base = p.get("dataset") or {}, p.get("base_model") or {}
-    mixture = ds.get("mixture")
+    mixture, parts = ds.get("mixture"), ds.get("parts") or []
     config = ds.get("config") if not mixture else "mix:" + "+".join(f"{k}={v:g}" for k, v in sorted(mixture.items()))
     rows = ds.get("rows_per_config") or {}
     n_train = ds.get("num_samples") or (sum(rows.values()) if rows else None)
     source, _, strategy = (config or "").partition("-")
+    if len(parts) > 1:  # dataset_parts, e.g. gsm8k-original whole + gsm8k D_N: one series across N
+        config = "+".join(str(q["config"]) for q in parts)
+        source = "+".join(sorted({str(q["config"]).partition("-")[0] for q in parts}))
+        strategy = "+".join(str(q["config"]).partition("-")[2] or "all" for q in parts)
     flat = {"dataset": ds.get("id"), "config": config, "n_train": n_train, "revision": ds.get("revision"),
             "base_model": base.get("hub_id") or base.get("name_or_path"), "demo": base.get("demo"),
             "source": None if mixture else source or None,
-            "strategy": None if mixture else (strategy or "all")}
+            "strategy": None if mixture else (strategy or "all"), "subset": _subset_label(parts)}
     return {**{k: v for k, v in p.items() if k not in flat}, **flat}
+
+
+def _subset_label(parts: list[dict]) -> str | None:
+    """Paths per query and rounds of each part: they tell apart series of one config (the queries x responses
+    grid; D_N taken from rounds 1+2 vs from round 1), e.g. "paths_per_query=2, rounds=1+2". Rounds taken whole
+    (no query count) are the data amount itself, the paper's D1 ⊂ D1+D2 ⊂ D1+D2+D3: one curve over N, unlabelled."""
+    labels = []
+    for q in parts:
+        bits = [f"paths_per_query={q['paths_per_query']}"] if q.get("paths_per_query") else []
+        bits += ["rounds=" + "+".join(map(str, q["rounds"]))] if q.get("rounds") and q.get("num_queries") else []
+        if bits:
+            labels.append((f"{q['config']}: " if len(parts) > 1 else "") + ", ".join(bits))
+    return "; ".join(labels) or None
 
 
 @dataclass

@@ -1,8 +1,11 @@
 """Rows and counts of an augment run: the items/dropped row layout (with full provenance) and the report.
 
-items.jsonl row: id, seed_id, source, strategy, round, question, response, answer, generator,
+items.jsonl row: id, query_id, seed_id, source, strategy, round, question, response, answer, generator,
     query_generator, response_generator, prompt_hash, sampling (JSON string), path_index,
     verification (method), verified, agreement.
+    query_id names one generated query (`{seed_id}/{strategy}/{round}`, plus a variant where one seed, strategy
+    and round hold several, as in imported data); its kept paths are the rows `{query_id}/{path_index}`, so
+    nested subsets can take whole queries. Rounds are numbered from 0 (`augmath augment --first-round`).
 dropped.jsonl row: the same provenance where it exists, plus stage (query / paths / dedup / decontam) and
     reason. Nothing is dropped silently: every drop is a row and a count in report.json.
 """
@@ -14,19 +17,28 @@ from collections import Counter, defaultdict
 
 from augmath.augment.strategies import Query
 
-# how a row's answer was established, per Query.gold_method
+# how a row's answer was established, per Query.gold_method; "released": taken as published (augmath import)
 VERIFICATION = {"exact-chain": "exact-chain", "masked-number": "gold-match", "seed-gold": "gold-match",
-                "majority": "majority-vote"}
+                "majority": "majority-vote", "released": "released"}
+UNVERIFIED = {"released"}  # methods whose rows were not checked here (verified = False)
+# seed_id prefix of imported rows whose seed is no train record (augmath import --allow-unlinked): no original
+UNLINKED_SEED = "unlinked/"
+
+
+def query_id(q: Query) -> str:
+    return f"{q.seed.id}/{q.strategy}/{q.round}" + (f"/{q.variant}" if q.variant else "")
 
 
 def row_id(q: Query, path_index: int) -> str:
-    return f"{q.seed.id}/{q.strategy}/{q.round}/{path_index}"
+    return f"{query_id(q)}/{path_index}"
 
 
 def item_row(q: Query, response: str, answer: str, path_index: int, response_generator: str,
-             path_sampling: dict, agreement: float) -> dict:
+             path_sampling: dict, agreement: float | None) -> dict:
+    """The one place a kept row is laid out (and where its generator names are set)."""
     return {
         "id": row_id(q, path_index),
+        "query_id": query_id(q),
         "seed_id": q.seed.id,
         "source": q.seed.source,
         "strategy": q.strategy,
@@ -42,8 +54,8 @@ def item_row(q: Query, response: str, answer: str, path_index: int, response_gen
         "sampling": json.dumps({"query": q.sampling, "response": path_sampling}, sort_keys=True),
         "path_index": path_index,
         "verification": VERIFICATION[q.gold_method],
-        "verified": True,
-        "agreement": round(float(agreement), 4),
+        "verified": q.gold_method not in UNVERIFIED,
+        "agreement": None if agreement is None else round(float(agreement), 4),
     }
 
 
@@ -86,8 +98,7 @@ class Tally:
     def count_items(self, items: list[dict]) -> None:
         """Final counts, after dedup and decontamination: rows and distinct queries kept per strategy."""
         self.items = Counter(r["strategy"] for r in items)
-        self.queries_kept = Counter(r["strategy"] for r in {(r["seed_id"], r["strategy"], r["round"]): r
-                                                            for r in items}.values())
+        self.queries_kept = Counter(r["strategy"] for r in {r["query_id"]: r for r in items}.values())
 
     def drop(self, row: dict) -> None:
         self.dropped[row["strategy"]][f"{row['stage']}: {row['reason']}"] += 1

@@ -9,8 +9,11 @@ against the known gold (RFT filter) or settled by majority vote (augmath.augment
 deduplicated (augmath.decontam.dedup) and decontaminated against every evaluation set (augmath.decontam.run).
 All model calls go through the engine's durable log RUN_DIR/requests.jsonl, so running the same command
 again sends only what is missing, and item building is deterministic (seeded per seed id and round), so a
-rerun writes identical items. Without --base-url, the embedded SmolLM2 server is started for the run when
-a strategy needs a model. A bad model output never stops a run; it is a dropped row with its reason.
+rerun writes identical items. Queries and reasoning paths may come from different endpoints
+(augmath.augment.endpoints); a role without a URL uses the embedded SmolLM2 server, started for the run when
+a model is needed. How queries are asked for (per-strategy or the paper's one-request-for-five prompt, the
+`numbers` mode, query sampling) is augmath.augment.queries. A bad model output never stops a run; it is a
+dropped row with its reason.
 Writes RUN_DIR/{run.json, requests.jsonl, items.jsonl, dropped.jsonl, report.json} (see docs/augment.md).
 """
 
@@ -18,16 +21,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from augmath import __version__
+from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
+from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
-from augmath.io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from augmath.augment.strategies import Query, Reject, get
-from augmath.augment.verify import SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
+from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
+                        write_jsonl_atomic)
+from augmath.redaction import redact_url
+from augmath.augment.strategies import Query, get
+from augmath.augment.strategies.paper import PAPER
+from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="max new tokens per call (default 400 gsm8k, 1024 math)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
+    add_endpoint_arguments(p)
+    add_query_arguments(p)
+    p.add_argument("--path-selection", default="first", choices=SELECTIONS,
+                   help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
+                        "(default), or the most diverse by edit distance (RFT's released scripts)")
+    p.add_argument("--keep-paths", type=int, default=None,
+                   help="keep at most K distinct correct paths per query (default: all)")
     p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
@@ -52,59 +69,93 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
     p.add_argument("--skip-decontam", action="store_true",
                    help="do not check against evaluation sets (not for release)")
+    p.add_argument("--replace", action="store_true",
+                   help="--out holds a run with other settings: discard its outputs and run these settings "
+                        "(without it such a run is refused; its requests.jsonl is kept, entries are keyed by prompt)")
 
 
 def config_of(args: argparse.Namespace) -> dict:
     keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
-            "base_url", "model", "data_dir", "no_llm", "skip_decontam"]
-    return {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
+            "base_url", "model", "data_dir", "no_llm", "skip_decontam",
+            "query_base_url", "query_model", "response_base_url", "response_model", "prompt_style", "numbers",
+            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths"]
+    config = {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
+    return {**config, **{k: redact_url(config[k]) for k in URL_KEYS}}  # run.json is published with the dataset
 
 
-def _check_run_dir(out: Path, config: dict) -> None:
+# Endpoint URLs are recorded with their credentials masked (redact_url). With the version they are recorded but
+# not settings: a new augmath version or another address of the same endpoint (the embedded server gets a new port
+# each run) resumes a run; every other recorded key, present or future, must match.
+URL_KEYS = ("base_url", "query_base_url", "response_base_url")
+NOT_SETTINGS = ("augmath_version", *URL_KEYS)
+OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json")
+
+
+def run_key(config: dict) -> str:
+    """The identity of a run's settings; run.json and report.json both carry it, so build can match them."""
+    return _hash(json.dumps({k: v for k, v in config.items() if k not in NOT_SETTINGS}, sort_keys=True))
+
+
+def _claim_run_dir(out: Path, config: dict, replace: bool) -> None:
+    """Refuse a folder holding a run with other settings (its items would be published under our run.json),
+    unless --replace, which discards that run's outputs first. Call only while holding the folder's lock."""
     previous = out / "run.json"
-    if previous.exists():
-        import json
-
-        old = json.loads(previous.read_text(encoding="utf-8")).get("config", {})
-        if old.get("source") not in (None, config["source"]):
-            raise SystemExit(f"{out} holds a {old['source']} run; use another --out for {config['source']}")
-
-
-def _engine(args, stack: contextlib.ExitStack, out: Path):
-    from augmath.engine import Engine
-
-    if args.base_url:
-        return Engine(base_url=args.base_url, model=args.model, concurrency=args.concurrency,
-                      log_path=out / "requests.jsonl", timeout=args.timeout)
-    from augmath.engine import EmbeddedServer
-
-    server = EmbeddedServer()
-    print(f"augment: starting the embedded server ({server.model}) ...", file=sys.stderr)
-    server.start()
-    stack.callback(server.close)
-    return Engine(base_url=server.base_url, model=server.model, concurrency=args.concurrency,
-                  log_path=out / "requests.jsonl", max_n=server.parallel, timeout=args.timeout)
+    if not previous.exists():
+        return
+    old = read_json_object(previous).get("config", {})
+    if not isinstance(old, dict):
+        raise DataError(f"{previous}: field 'config' should be an object")
+    # A setting added after that run was made counts as equal when it has its default (the old behaviour).
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    defaults = {a.dest: a.default for a in parser._actions}
+    differ = sorted(k for k in set(old) | set(config)
+                    if k not in NOT_SETTINGS and old.get(k, defaults.get(k)) != config.get(k))
+    if not differ:
+        return
+    if not replace:
+        shown = ", ".join(f"{k} {old.get(k)!r} -> {config.get(k)!r}" for k in differ)
+        raise DataError(f"{out} holds a run with other settings ({shown}); pass --replace to discard it, "
+                        "or use another --out")
+    for name in OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    print(f"augment: --replace: discarded the previous run in {out} (differed in {', '.join(differ)})",
+          file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    from augmath.engine import Request
     from augmath.sources import load
 
     started = time.time()
     out = Path(args.out)
     config = config_of(args)
-    _check_run_dir(out, config)
-    out.mkdir(parents=True, exist_ok=True)
-    strategies = get(args.strategies)
+    if args.keep_paths is not None and args.keep_paths < 1:
+        raise DataError("--keep-paths must be >= 1")
+    try:
+        strategies = get(args.strategies)
+    except ValueError as e:
+        raise DataError(f"--strategies: {e}") from None
     for s in strategies:
         if not s.applies(args.source):
-            raise SystemExit(f"strategy {s.name} does not apply to {args.source}")
-    seeds = load(args.source, "train", args.data_dir, args.limit)
+            raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
+    seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    with folder_lock(out, "augmath augment"):
+        _claim_run_dir(out, config, args.replace)
+        out.mkdir(parents=True, exist_ok=True)
+        return _augment(args, out, config, strategies, seeds, started)
+
+
+def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float) -> int:
+    from augmath.engine import Request
+
     kind = "gsm8k" if args.source == "gsm8k" else "math"
     max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
-    write_json_atomic(out / "run.json", {"config": config, "seeds": len(seeds), "prompt_hashes": prompt_hashes,
-                                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    if args.prompt_style == "paper":
+        prompt_hashes["paper"] = PAPER.prompt_hash
+    run_json = {"config": config, "run_key": run_key(config), "seeds": len(seeds), "prompt_hashes": prompt_hashes,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_json_atomic(out / "run.json", run_json)
     tally = Tally([s.name for s in strategies])
     dropped: list[dict] = []
 
@@ -112,71 +163,52 @@ def run(args: argparse.Namespace) -> int:
         dropped.append(row)
         tally.drop(row)
 
-    # 1. queries: exact ones now, LLM ones as requests
+    # 1. queries: exact ones now, LLM ones as requests (augmath.augment.queries)
     order = {(seed.id, s.name): (i, j) for i, seed in enumerate(seeds) for j, s in enumerate(strategies)}
-    queries: list[Query] = []
-    pending = []  # (strategy, seed, round, messages)
-    for seed in seeds:
-        for s in strategies:
-            for r in range(args.rounds if s.per_round else 1):
-                tally.seeds[s.name] += 1
-                try:
-                    q = s.exact(seed, r)
-                    if q is None:
-                        if args.no_llm:
-                            raise Reject("needs an LLM (--no-llm)")
-                        pending.append((s, seed, r, s.messages(seed, r)))
-                        continue
-                except Reject as e:
-                    drop(dropped_row("query", str(e), seed, s.name, r))
-                    continue
-                queries.append(q)
-                tally.queries[s.name] += 1
-    print(f"augment: {len(seeds)} seeds, {len(queries)} exact queries, {len(pending)} to generate",
+    queries, pending, query_facts = plan_queries(seeds, strategies, args, tally, drop)
+    print(f"augment: {len(seeds)} seeds, {len(queries)} exact queries, {len(pending)} requests to write the rest",
           file=sys.stderr)
-    needs_paths = [q for q in queries if not q.solution_trusted]
+    labels: dict[str, list[str]] = {}  # request key -> strategies, for the tokens each strategy spent
     with contextlib.ExitStack() as stack:
-        engine, phases, failed = None, {}, 0
-        if pending or (needs_paths and args.paths > 0 and not args.no_llm):
-            engine = _engine(args, stack, out)
+        engines, phases, failed = Engines(args, stack, out), {}, 0
         if pending:
-            params = [{"temperature": 0.7, "top_p": 0.95, "max_tokens": max_tokens, "seed": 1000 + r}
-                      for (_, _, r, _) in pending]
-            completions = engine.run([Request(m, 1, p, {"i": i}) for i, ((_, _, _, m), p) in
-                                      enumerate(zip(pending, params))])
+            engine = engines.get("query")
+            requests = [Request(p.messages, 1, query_params(p, args, max_tokens), {"i": i})
+                        for i, p in enumerate(pending)]
+            completions = engine.run(requests)
             phases["queries"] = engine.stats.summary()
             failed += len(engine.failures)
-            by_index = {c.meta["i"]: c for c in completions}
-            for i, (s, seed, r, _) in enumerate(pending):
-                c = by_index.get(i)
-                if c is None:
-                    drop(dropped_row("query", "no usable completion (empty, cut off or failed)", seed, s.name, r))
-                    continue
-                try:
-                    q = s.parse(seed, c.text, r, c.model, params[i])
-                except Reject as e:
-                    drop(dropped_row("query", str(e), seed, s.name, r, detail=c.text[:2000], generator=c.model))
-                    continue
-                queries.append(q)
-                tally.queries[s.name] += 1
+            labels.update(label_requests(engine.model, requests, [p.names for p in pending]))
+            queries += parse_queries(pending, {c.meta["i"]: c for c in completions}, [r.params for r in requests],
+                                     tally, drop)
         queries.sort(key=lambda q: (*order[(q.seed.id, q.strategy)], q.round))
-        sampled, path_params = _sample_paths(engine, [q for q in queries if not q.solution_trusted], args, kind,
-                                             max_tokens)
+        untrusted = [q for q in queries if not q.solution_trusted]
+        engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
+        sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
         if sampled:
             phases["paths"] = engine.stats.summary()
             failed += len(engine.failures)
         items = _verify(queries, sampled, path_params, args, kind, tally, drop)
-        usage = dict(engine.stats.usage_in_log) if engine else {}
+        usage = dict(engines.last.stats.usage_in_log) if engines.last else {}
+        generators = {role: engines.model(role) for role in ("query", "response")}
     items = _dedup_and_decontaminate(items, seeds, args, tally, drop)
     tally.count_items(items)
     write_jsonl_atomic(out / "items.jsonl", items)
     write_jsonl_atomic(out / "dropped.jsonl", dropped)
+    strategies_report = tally.report()
+    add_token_costs(strategies_report, tokens_per_strategy(out / "requests.jsonl", labels) if labels else {})
     report = {"source": args.source, "seeds": len(seeds), "items": len(items), "dropped": len(dropped),
-              "strategies": tally.report(), "tokens": usage, "engine": phases,
+              "strategies": strategies_report, "tokens": usage, "engine": phases,
+              "generators": generators, "query_generation": query_facts,
               "failed_calls": failed,
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
-              "elapsed_s": round(time.time() - started, 1)}
+              "elapsed_s": round(time.time() - started, 1),
+              # written last: it names the run and the exact files it describes, so build can refuse a folder
+              # whose parts come from different runs (one cut between these writes)
+              "run_key": run_key(config),
+              "files": {name: sha256_file(out / name) for name in ("items.jsonl", "dropped.jsonl")}}
+    write_json_atomic(out / "run.json", {**run_json, "generators": generators})  # the models each role used
     write_json_atomic(out / "report.json", report)
     print(f"augment: {len(items)} items, {len(dropped)} dropped -> {out}", file=sys.stderr)
     for name, counts in report["strategies"].items():
@@ -195,8 +227,10 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int) -> tuple[dict[int, list], dict]:
-    """(query index -> usable completions sorted by sample index, sampling params). Empty without a model."""
+def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int,
+                  labels: dict) -> tuple[dict[int, list], dict]:
+    """(query index -> usable completions sorted by sample index, sampling params). Empty without a model.
+    Each request's key is labelled with its query's strategy in `labels` (tokens per strategy)."""
     params = {"temperature": args.temperature, "top_p": 0.95, "max_tokens": max_tokens}
     if not queries or engine is None or args.paths <= 0:
         return {}, params
@@ -206,6 +240,8 @@ def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int
     out: dict[int, list] = defaultdict(list)
     for c in engine.run(requests):
         out[c.meta["q"]].append(c)
+    for key, names in label_requests(engine.model, requests, [[q.strategy] for q in queries]).items():
+        labels[key] = list(dict.fromkeys(labels.get(key, []) + names))  # the model is known once it ran
     return {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, params
 
 
@@ -243,10 +279,11 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
                                  detail=f"votes {vote.clusters[:5]} of {vote.total}"))
                 continue
             answer, agreement = vote.answer, vote.agreement
-            verdicts = filter_paths(texts, None, kind, agree_with=answer)
+            verdicts = filter_paths(texts, None, kind, agree_with=answer, selection=args.path_selection,
+                                    keep=args.keep_paths)
         else:
             answer = q.gold
-            verdicts = filter_paths(texts, answer, kind)
+            verdicts = filter_paths(texts, answer, kind, selection=args.path_selection, keep=args.keep_paths)
             agreement = sum(v.reason != "wrong answer" and v.answer is not None for v in verdicts) / len(texts)
         kept = 0
         for v in verdicts:
@@ -268,17 +305,17 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
     from augmath.decontam import Decontaminator
     from augmath.decontam import dedup_rows
 
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[str, list[dict]] = {}
     for row in items:
-        groups.setdefault((row["seed_id"], row["strategy"], row["round"]), []).append(row)
+        groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
-    removed: dict[tuple, tuple[str, str, str | None]] = {}  # query -> (stage, reason, detail)
+    removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
     _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
     for d in dups:
-        removed[(d["seed_id"], d["strategy"], d["round"])] = (
+        removed[d["query_id"]] = (
             "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
     if not args.skip_decontam:
-        rest = [h for h in heads if (h["seed_id"], h["strategy"], h["round"]) not in removed]
+        rest = [h for h in heads if h["query_id"] not in removed]
         if rest:
             checker = Decontaminator.from_eval_sets(args.data_dir)
             print(f"augment: {checker.describe()}", file=sys.stderr)
@@ -286,7 +323,7 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
             tally.decontam = {**checker.summary(), "flagged_per_eval_set": Decontaminator.counts(flags)}
             for h, flag in zip(rest, flags):
                 if flag is not None:
-                    removed[(h["seed_id"], h["strategy"], h["round"])] = (
+                    removed[h["query_id"]] = (
                         "decontam", f"{flag.stage} match: {flag.eval_set}", f"{flag.eval_id} score {flag.score}")
     kept = []
     for key, rows in groups.items():
@@ -302,8 +339,8 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
 
 
 def _drop_item(row: dict, stage: str, reason: str, drop, detail: str | None = None) -> None:
-    out = {k: row.get(k) for k in ("id", "seed_id", "source", "strategy", "round", "question", "response",
-                                   "generator", "prompt_hash", "path_index")}
+    out = {k: row.get(k) for k in ("id", "query_id", "seed_id", "source", "strategy", "round", "question",
+                                   "response", "generator", "prompt_hash", "path_index")}
     drop({**out, "stage": stage, "reason": reason, "detail": detail})
 
 

@@ -4,7 +4,14 @@ and majority votes where no gold exists.
 - `filter_paths(texts, gold, kind)`: RFT's rule. A path is kept when its final answer matches the gold
   (augmath.grading.grader, so 0.5 and 1/2 agree), its GSM8K <<a=b>> annotations all evaluate (augmath.augment.calc), and
   its equation list differs from every path kept before (MATH: its normalised text). Every path gets a
-  verdict with the reason it was dropped.
+  verdict with the reason it was dropped. Which path stands for a set of duplicates, and which survive a
+  cap of `keep` paths, is the `selection` (`--path-selection`):
+    first    the first seen (default);
+    diverse  as RFT's released collect_rejection_sampling.py (OFA-Sys/gsm8k-ScRel): a later duplicate
+             replaces the kept one when its summed edit distance to the other kept paths is larger; and
+             over the cap, paths are added greedily by the largest summed edit distance to those already
+             kept, starting from the first (ties: the earlier path). Edit distance: character-level
+             Levenshtein (rapidfuzz), as RFT's `editdistance.eval`.
 - `majority(texts, kind)`: cluster the extracted answers with grading.same_answer, take the largest
   cluster (ties: the one seen first), report agreement = cluster size / number of paths (paths with no
   answer count against agreement). `decide(...)` applies the --min-agreement threshold.
@@ -61,29 +68,69 @@ def _path_key(text: str, kind: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower())
 
 
-def filter_paths(texts: list[str], gold: str | None, kind: str, agree_with: str | None = None) -> list[PathVerdict]:
+def filter_paths(texts: list[str], gold: str | None, kind: str, agree_with: str | None = None,
+                 selection: str = "first", keep: int | None = None) -> list[PathVerdict]:
     """RFT filtering. With gold=None, `agree_with` (a majority answer) plays the gold."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"unknown path selection {selection!r}; valid: {', '.join(SELECTIONS)}")
     target = gold if gold is not None else agree_with
-    seen: set[str] = set()
-    verdicts = []
+    verdicts: list[PathVerdict | None] = [None] * len(texts)
+    answers: dict[int, str] = {}
+    reps: dict[str, int] = {}  # dedup key -> index of the path standing for it (insertion order = first seen)
     for i, text in enumerate(texts):
         answer = grading.extract(text, kind)
         if answer is None:
-            verdicts.append(PathVerdict(i, None, False, "no answer in path"))
+            verdicts[i] = PathVerdict(i, None, False, "no answer in path")
             continue
         if target is None or not grading.is_equiv(target, answer, kind):
-            verdicts.append(PathVerdict(i, answer, False, "wrong answer"))
+            verdicts[i] = PathVerdict(i, answer, False, "wrong answer")
             continue
         if kind == "gsm8k" and not calc.all_annotations_valid(text):
-            verdicts.append(PathVerdict(i, answer, False, "annotation does not evaluate"))
+            verdicts[i] = PathVerdict(i, answer, False, "annotation does not evaluate")
             continue
+        answers[i] = answer
         key = _path_key(text, kind)
-        if key in seen:
-            verdicts.append(PathVerdict(i, answer, False, "duplicate path"))
+        if key not in reps:
+            reps[key] = i
             continue
-        seen.add(key)
-        verdicts.append(PathVerdict(i, answer, True, None))
+        now, loser = reps[key], i
+        if selection == "diverse":  # RFT: the duplicate farther from the other kept paths stands for the set
+            others = [texts[j] for j in reps.values() if texts[j] != texts[now]]
+            if _spread(texts[i], others) > _spread(texts[now], others):
+                reps[key], loser = i, now
+        verdicts[loser] = PathVerdict(loser, answers[loser], False, "duplicate path")
+    kept = list(reps.values())
+    if keep is not None and len(kept) > keep:
+        chosen = kept[:keep] if selection == "first" else _most_diverse(texts, kept, keep)
+        why = "over the --keep-paths cap" if selection == "first" else "less diverse than the kept paths"
+        for i in set(kept) - set(chosen):
+            verdicts[i] = PathVerdict(i, answers[i], False, why)
+        kept = chosen
+    for i in kept:
+        verdicts[i] = PathVerdict(i, answers[i], True, None)
     return verdicts
+
+
+SELECTIONS = ("first", "diverse")
+
+
+def _spread(text: str, others: list[str]) -> int:
+    """Summed character-level edit distance from `text` to `others`."""
+    from rapidfuzz.distance import Levenshtein
+
+    return sum(Levenshtein.distance(text, o) for o in others)
+
+
+def _most_diverse(texts: list[str], candidates: list[int], keep: int) -> list[int]:
+    """Greedy: the first candidate, then repeatedly the one with the largest summed edit distance to those
+    already chosen (ties: the earlier). Returned in path order."""
+    chosen = [candidates[0]]
+    rest = candidates[1:]
+    while len(chosen) < keep:
+        best = max(rest, key=lambda i: (_spread(texts[i], [texts[j] for j in chosen]), -i))
+        chosen.append(best)
+        rest.remove(best)
+    return sorted(chosen)
 
 
 @dataclass(frozen=True)

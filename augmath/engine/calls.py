@@ -12,12 +12,13 @@ import asyncio
 import email.utils
 import json
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import openai
+
+from augmath.redaction import redact  # error text goes into logs: keys and URL credentials masked
 
 # Parameters the OpenAI chat API takes at top level; anything else (top_k, min_p, repeat_penalty, ...)
 # goes in extra_body, which OpenAI-compatible servers such as llama.cpp and vLLM read.
@@ -150,16 +151,6 @@ def build_kwargs(model: str, messages: list[dict], params: dict, n: int, seed_of
     if extra:
         kwargs["extra_body"] = extra
     return kwargs
-
-
-_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Error text goes into logs: strip the key itself and anything shaped like one."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[redacted]")
-    return _KEYLIKE.sub("[redacted]", text)
 
 
 def describe(exc: BaseException, secret: str | None) -> str:

@@ -5,6 +5,9 @@ Each input line: {"messages": [...], "n": 1, "params": {...}, "meta": {...}} (n,
 running the same command again sends only what is missing. --results writes the usable completions as
 JSONL (key, request_key, index, text, finish_reason, meta) once the run is over. The JSON summary is
 printed on stdout. Exit status: 0 all done, 1 some samples failed (re-run to retry them), 2 bad input.
+Every row is checked before any call: n from 1 to 128 (OpenAI's own cap for one request; more samples of one
+prompt are several rows), message roles and string content, the types and ranges of the well-known params
+(augmath.engine.engine.PARAM_TYPES); an input without any request is refused.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ import contextlib
 import json
 import os
 import sys
-from pathlib import Path
 
-from augmath.io import read_jsonl_numbered, write_jsonl_atomic
+from augmath.io import read_json_object, read_jsonl_numbered, write_jsonl_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +55,8 @@ def read_requests(path: str | os.PathLike, default_params: dict | None = None):
         n, meta = row.get("n", 1), row.get("meta", {})
         validate_request(row.get("messages"), n, params, meta, where)
         requests.append(Request(messages=row["messages"], n=n, params=params, meta=meta))
+    if not requests:
+        raise ValueError(f"{path}: no requests (the file is empty)")
     return requests
 
 
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         if default_params is not None and not isinstance(default_params, dict):
             raise ValueError("--params must be a JSON object")
         requests = read_requests(args.input, default_params)
-        prices = json.loads(Path(args.prices).read_text()) if args.prices else None
+        prices = read_json_object(args.prices) if args.prices else None
     except (OSError, ValueError) as exc:
         print(f"augmath generate: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ import openai
 from augmath.engine.calls import RetryPolicy, build_kwargs, call_with_retries, describe
 from augmath.engine.stats import Progress, RunStats
 from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_key, sample_key
+from augmath.redaction import redact_url
 
 LOCAL_DUMMY_KEY = "sk-local-no-key"  # local servers need *a* key for the client; they ignore it
 _RETRIED_4XX = {"http_408", "http_409", "http_429"}
@@ -58,18 +59,47 @@ class Completion:
     messages: list[dict]
 
 
+# Checked here, not by a 400 from the server: n is capped at OpenAI's own limit for one request (128; ask for more
+# samples of a prompt as several requests), message roles/content and the well-known sampling params are typed.
+MAX_SAMPLES_PER_REQUEST = 128
+ROLES = ("system", "developer", "user", "assistant", "tool")
+_NUM = (int, float)
+PARAM_TYPES = {  # name -> (types, (low, high) or None); other params pass through to the server unchecked
+    "temperature": (_NUM, (0, 2)), "top_p": (_NUM, (0, 1)), "max_tokens": (int, (1, None)),
+    "max_completion_tokens": (int, (1, None)), "seed": (int, None), "presence_penalty": (_NUM, (-2, 2)),
+    "frequency_penalty": (_NUM, (-2, 2)), "top_k": (int, (0, None)), "min_p": (_NUM, (0, 1)),
+    "logprobs": (bool, None), "top_logprobs": (int, (0, 20)), "stop": ((str, list), None),
+}
+
+
 def validate_request(messages, n, params, meta, where: str = "request") -> None:
     if not isinstance(messages, list) or not messages:
         raise ValueError(f"{where}: field 'messages' must be a non-empty list of {{role, content}} objects")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str) or "content" not in message:
             raise ValueError(f"{where}: field 'messages[{i}]' must be an object with 'role' and 'content'")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{where}: field 'n' must be an integer >= 1, got {n!r}")
+        if message["role"] not in ROLES:
+            raise ValueError(f"{where}: field 'messages[{i}].role' is {message['role']!r}; valid: {', '.join(ROLES)}")
+        content = message["content"]
+        if not (isinstance(content, str) or (isinstance(content, list) and all(
+                isinstance(part, dict) and isinstance(part.get("type"), str) for part in content))):
+            raise ValueError(f"{where}: field 'messages[{i}].content' must be a string (or a list of "
+                             f"{{type, ...}} parts), got {type(content).__name__}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLES_PER_REQUEST:
+        raise ValueError(f"{where}: field 'n' must be an integer from 1 to {MAX_SAMPLES_PER_REQUEST}, got {n!r}")
     if not isinstance(params, dict):
         raise ValueError(f"{where}: field 'params' must be an object, got {type(params).__name__}")
     if "n" in params or "model" in params or "messages" in params:
         raise ValueError(f"{where}: field 'params' must not set n/model/messages (use the request's own fields)")
+    for name, value in params.items():
+        types, bounds = PARAM_TYPES.get(name, (object, None))
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+            raise ValueError(f"{where}: field 'params.{name}' has the wrong type ({type(value).__name__}: {value!r})")
+        if bounds and not ((bounds[0] is None or value >= bounds[0]) and (bounds[1] is None or value <= bounds[1])):
+            raise ValueError(f"{where}: field 'params.{name}' is {value!r}, outside "
+                             f"[{bounds[0]}, {'inf' if bounds[1] is None else bounds[1]}]")
     if not isinstance(meta, dict):
         raise ValueError(f"{where}: field 'meta' must be an object, got {type(meta).__name__}")
 
@@ -149,7 +179,7 @@ class Engine:
         self._n_supported: bool | None = None
 
     def __repr__(self) -> str:  # never show the key
-        return f"Engine(base_url={self.base_url!r}, model={self.model!r}, concurrency={self.concurrency})"
+        return f"Engine(base_url={redact_url(self.base_url)!r}, model={self.model!r}, concurrency={self.concurrency})"
 
     def run(self, requests) -> list[Completion]:
         try:
@@ -192,11 +222,11 @@ class Engine:
         try:
             models = await client.models.list()
         except openai.APIError as exc:
-            raise ValueError(f"no model given and listing the models at {self.base_url} failed "
+            raise ValueError(f"no model given and listing the models at {redact_url(self.base_url)} failed "
                              f"({describe(exc, self._api_key)}); pass the model name") from None
         ids = [m.id for m in models.data]
         if not ids:
-            raise ValueError(f"no model given and the server at {self.base_url} lists none")
+            raise ValueError(f"no model given and the server at {redact_url(self.base_url)} lists none")
         return ids[0]
 
     def _plan(self, requests: list[Request], loaded: LoadedLog):

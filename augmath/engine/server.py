@@ -15,7 +15,6 @@ from the kernel if this process dies abruptly (kill -9), via PR_SET_PDEATHSIG.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import importlib.util
 import json
 import os
@@ -28,6 +27,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from augmath.process import die_with_parent
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_PARALLEL = 8
@@ -115,15 +116,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: ask the kernel for SIGKILL when the parent dies."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 == PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not glibc Linux: the explicit stop() paths still apply
 
 
 class EmbeddedServer:
@@ -233,7 +225,7 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the child in order
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,  # no orphaned server after a kill -9 of its owner
             )
         finally:
             log.close()

@@ -1,6 +1,6 @@
 """`augmath grade`: grade predictions from any harness against their golds.
 
-    augmath grade IN.jsonl --kind gsm8k|math [--out OUT.jsonl] [--workers N] [--timeout S]
+    augmath grade IN.jsonl --kind gsm8k|math [--out OUT.jsonl] [--workers N] [--timeout S] [--policy NAME=off ...]
 
 Rows need `gold` (string or number) and `prediction` (string, or null for "no output"); other fields pass
 through. Output rows are the input rows plus `extracted` and `correct`, in input order. A bad row stops the
@@ -10,10 +10,12 @@ run naming FILE:LINE before anything is written; --out is written atomically.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
 from augmath.grading.grader import DEFAULT_TIMEOUT, KINDS, grade_many
+from augmath.grading.policy import Policy
 from augmath.io import DataError, atomic_writer, read_jsonl_numbered
 
 
@@ -23,6 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write rows + 'extracted' + 'correct' here (atomically); default stdout")
     parser.add_argument("--workers", type=int, default=None, help="processes for symbolic checks (default: cores)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per item for symbolic checks (default 10)")
+    names = [f.name for f in dataclasses.fields(Policy)]
+    parser.add_argument("--policy", action="append", default=[], type=_policy_setting, metavar="NAME=on|off",
+                        help=f"a policy setting (docs/grading.md, Policies; all on by default): {', '.join(names)}")
+
+
+def _policy_setting(text: str) -> tuple[str, bool]:
+    name, _, value = text.partition("=")
+    if name not in {f.name for f in dataclasses.fields(Policy)} or value not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected NAME=on|off with NAME one of the Policy settings, got {text!r}")
+    return name, value == "on"
 
 
 def read_rows(path: str) -> list[dict]:
@@ -40,6 +52,8 @@ def read_rows(path: str) -> list[dict]:
             rows.append(row)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if not rows:
+        raise DataError(f"{path}: no rows to grade (the file is empty)")
     return rows
 
 
@@ -50,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"augmath grade: error: {e}", file=sys.stderr)
         return 2
     verdicts = grade_many([r["gold"] for r in rows], [r["prediction"] or "" for r in rows], args.kind,
-                          workers=args.workers, timeout=args.timeout)
+                          workers=args.workers, timeout=args.timeout, policy=Policy(**dict(args.policy)))
     lines = [json.dumps({**r, "extracted": v.extracted, "correct": v.correct}, ensure_ascii=False) + "\n"
              for r, v in zip(rows, verdicts)]
     if args.out:

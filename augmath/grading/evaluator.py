@@ -1,6 +1,7 @@
 """A tiny float evaluator for canonical LaTeX answers, used only to prove two answers DIFFERENT.
 
 Grammar: numbers, \\frac{}{}, \\sqrt{} / \\sqrt[n]{}, \\pi, \\infty, + - * / ^ \\cdot \\times \\div, ( ) { } [ ],
+\\sin \\cos \\tan \\ln \\exp of an argument holding a variable or \\pi (of a bare number they are refused: degrees?),
 implicit products (2\\sqrt{3}, 4t, (x+1)(x-1)) and single-letter variables (plus Greek letters). Variables
 are evaluated at fixed pseudo-random points, so 'x^2-7x+12' and 'x^3-7x+12' differ at some point while
 '(x-3)(x-4)' and 'x^2-7x+12' agree at all of them (and are then left to sympy to confirm).
@@ -17,7 +18,9 @@ import re
 
 MAX_EVAL_CHARS = 300
 GREEK = r"\\(?:alpha|beta|gamma|delta|theta|lambda|mu|nu|rho|sigma|tau|phi|omega|psi|chi|kappa|zeta|eta|xi)(?![a-zA-Z])"
-_TOKEN = re.compile(r"\d+(?:\.\d+)?|\.\d+|\\frac|\\sqrt|\\pi|\\infty|\\cdot|\\times|\\div|" + GREEK
+_FUNCS = {"\\sin": cmath.sin, "\\cos": cmath.cos, "\\tan": cmath.tan, "\\ln": cmath.log, "\\exp": cmath.exp}
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|\.\d+|\\frac|\\sqrt|\\pi|\\infty|\\cdot|\\times|\\div|"
+                    r"\\(?:sin|cos|tan|ln|exp)(?![a-zA-Z])|" + GREEK
                     + r"|[a-df-zA-Z]|[-+*/^(){}\[\]]")
 # Values for variables: irrational-ish, positive, distinct, larger than the small constants that appear
 # under square roots (sqrt(x-3)), so that identities are not hit by chance and roots stay real.
@@ -32,6 +35,9 @@ class _Eval:
     def __init__(self, s: str, point: int):
         pos, self.toks = 0, []
         while pos < len(s):
+            if s[pos] == " ":  # '\\sin A': a space ends a command name
+                pos += 1
+                continue
             m = _TOKEN.match(s, pos)
             if not m:
                 raise Refuse(s[pos:])
@@ -123,6 +129,19 @@ class _Eval:
         t = self.take()
         if t[0].isdigit() or t[0] == ".":
             return float(t)
+        if t in _FUNCS:  # only of an argument with a variable or pi: '\\sin 30' (degrees?) is refused
+            start = self.i
+            if self.peek() in ("(", "{"):
+                arg = self.atom()
+            elif self.peek() is not None and self.peek() != "^":
+                arg = self.power()
+            else:
+                raise Refuse("function")
+            arg_tokens = self.toks[start: self.i]
+            if not any(tok == "\\pi" or tok[0].isalpha() or re.fullmatch(GREEK, tok) for tok in arg_tokens):
+                raise Refuse("function of a number")
+            v = _FUNCS[t](arg)
+            return v.real if v.imag == 0 else v
         if t == "\\pi":
             return math.pi
         if t == "\\infty":

@@ -36,6 +36,15 @@ _AND_OR = re.compile(r"\s*(?:,\s*)?\b(?:and|or)\b\s*|\s*(?:\\text\{\s*(?:and|or)
 _CHOICE = re.compile(r"\(?([A-E])\)?")
 _SIMPLE_LHS = re.compile(r"(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:'|\(\s*[a-z]\s*\))?")
 _TUPLE_LHS = re.compile(r"\((?:\s*[a-zA-Z](?:_\{?\w+\}?)?\s*,)+\s*[a-zA-Z](?:_\{?\w+\}?)?\s*\)")
+# The name of a value (policy named_values): 'AC', '|PQ|', '\overline{AB}', 'm\angle ABC', 'a_{10}', 'h(2)', 'P(red)',
+# '\tan\theta', '\sin A', 'P:Q', 'V_{1}:V_{2}', '\frac{NO}{BO}'. Never an expression: no digits outside subscripts
+# and arguments, no + - * / ^ ('x + y = 5' and '2x = 10' are equations, not named values).
+_NAME_ATOM = (r"(?:\|[A-Za-z]{1,3}(?:_\{?\w+\}?)?\||\\overline\{[A-Za-z]{1,3}\}|m?\\angle\s?[A-Za-z]{1,3}"
+              r"|\\(?:sin|cos|tan|cot|sec|csc)\s?(?:[A-Za-z]|\\[a-z]+)"
+              r"|(?:[A-Za-z]{1,4}|\\[a-zA-Z]+)(?:_\{?[\w,]+\}?)?(?:\([^()=+\-*/^]{1,12}\))?'?)")
+NAME = re.compile(rf"{_NAME_ATOM}(?::{_NAME_ATOM})*|\\frac\{{[A-Za-z]{{1,3}}\}}\{{[A-Za-z]{{1,3}}\}}")
+_NOT_NAMES = {"sqrt", "frac", "pi", "infty", "ldots", "cdot", "times", "in", "le", "ge", "ne", "lt", "gt", "mid"}
+_NUMERIC_SIDE = re.compile(r"(?:[\d.+\-*/^(){}\[\] ]|\\(?:frac|sqrt|pi|cdot|times|div)(?![a-zA-Z]))+")
 _RELATION = {r"\leq": r"\le", r"\geq": r"\ge", r"\neq": r"\ne", r"\lt": "<", r"\gt": ">", ">=": r"\ge",
              "<=": r"\le", "!=": r"\ne", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", r"\leqslant": r"\le",
              r"\geqslant": r"\ge", r"\dots": r"\ldots", r"\cdots": r"\ldots", "...": r"\ldots", "…": r"\ldots",
@@ -49,8 +58,10 @@ _RELATION_RE = re.compile("|".join(re.escape(k) + (r"(?![a-zA-Z])" if k[-1].isal
 class Canon:
     text: str            # canonical answer text
     percent: bool        # a trailing percent sign was removed
-    lhs: str | None = None   # "x" when the answer was "x = rhs" with a bare variable on the left
+    lhs: str | None = None   # "x" when the answer was "x = rhs" with a bare variable (or a name) on the left
     rhs: str | None = None
+    named: bool = False  # lhs is a name ('AC', '|PQ|', 'h(2)') rather than a bare variable ('x')
+    comma_decimal: str | None = None  # '3,75' read with a decimal comma: '3.75' (policy decimal_comma)
 
 
 def _unwrap_text_commands(s: str) -> str:
@@ -89,11 +100,16 @@ def canon(answer: str) -> Canon:
     s = _strip_wrappers(s)
     if "matrix" not in s and "array" not in s:  # '\\frac' from over-escaped JSON -> '\frac'
         s = _DOUBLE_SLASH_CMD.sub(r"\\", s)
+        s = re.sub(r"(?<=\d)\\+$", "", s)  # '185\\': a stray trailing backslash
+    s = re.sub(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))", "", s)  # '912,\\!673': thousands, wherever they stand
     s = _NEG_SPACE.sub("", s)  # '\\!' is a negative space: '10,\\!000' is 10,000
     s = _SPACING.sub(" ", s)
     s = _LEFT_RIGHT.sub(lambda m: (m.group(1) or "").replace(".", ""), s)
     s = _RELATION_RE.sub(lambda m: _RELATION[m.group(0)], s)
     s = s.replace("\\$", "").replace("{,}", ",").replace("\\{,\\}", ",")
+    comma_decimal = _comma_decimal(s)
+    if ";" in s:
+        s = _semicolons(s)
     s = _DEGREES.sub("", s)
     pct = False
     stripped = _PERCENT.sub("", s).strip()
@@ -106,7 +122,7 @@ def canon(answer: str) -> Canon:
             break
         s = t
     s = _unwrap_text_commands(s)
-    m = _TRAIL_WORDS.match(s)
+    m = _TRAIL_WORDS.match(s) if "\\int" not in s else None  # '\\int x^2 dx': 'dx' is not a unit
     if m and not set(re.findall(r"[a-zA-Z]+", m.group("words").lower())) & _FUNC_WORDS and "\\" not in m.group("words"):
         s = m.group("core")
     s = _AND_OR.sub(",", s) if re.search(r"\b(?:and|or)\b", s) and not re.fullmatch(r"[a-zA-Z ]+", s) else s
@@ -129,7 +145,38 @@ def canon(answer: str) -> Canon:
         s = s.lower()
     s = _approx(s)
     lhs, rhs = _assignment(s)
-    return Canon(s, pct, lhs, rhs)
+    named = lhs is not None and lhs != "" and not (_SIMPLE_LHS.fullmatch(lhs) or _TUPLE_LHS.fullmatch(lhs))
+    return Canon(s, pct, lhs, rhs, named, comma_decimal)
+
+
+def _comma_decimal(s: str) -> str | None:
+    """'3,75' / '0,111' (one comma, no space, not three digits after it): its decimal reading '3.75'."""
+    from augmath.grading.numbers import DECIMAL_COMMA
+
+    t = s.strip()
+    return t.replace(",", ".") if DECIMAL_COMMA.fullmatch(t) else None
+
+
+def _semicolons(s: str) -> str:
+    """';' separates answers: '-12;-11;-10' -> '-12,-11,-10'; inside '(2,5; 3)' the commas are decimal commas;
+    'p=5,q=2;p=7,q=2' (groups of named values) -> '(5,2),(7,2)'."""
+    groups = [g.strip() for g in s.split(";")]
+    if not all(groups):
+        return s
+    out = []
+    for g in groups:
+        m = re.fullmatch(r"([(\[])?(.*?)([)\]])?", g)
+        inner = m.group(2)
+        if "=" in inner and "," in inner:  # 'p=5,q=2': one solution written as named values
+            vals = [v.split("=", 1)[1].strip() if "=" in v else v.strip() for v in inner.split(",")]
+            out.append("(" + ",".join(vals) + ")")
+        else:
+            out.append(re.sub(r"^(-?\d+),(\d+)$", r"\1.\2", g.strip()) if m.group(1) is None else g)
+    joined = ",".join(out)
+    if s.startswith(("(", "[")) and s.endswith((")", "]")) and s.count("(") + s.count("[") == 1:
+        items = [re.sub(r"^(-?\d+),(\d+)$", r"\1.\2", x.strip()) for x in s[1:-1].split(";")]
+        return s[0] + ",".join(items) + s[-1]
+    return joined
 
 
 def _fix_frac(m: re.Match) -> str:
@@ -148,35 +195,53 @@ def _approx(s: str) -> str:
     return parts[0] if "=" in parts[0] else parts[-1]
 
 
-def _top_level_split(s: str, sep: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(s):
+def top_split(s: str, sep: str) -> list[str]:
+    """Split at `sep` outside any brackets ((), [], {}, \\{ \\})."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and s.startswith(("\\{", "\\}"), i):
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
         if c in "{([":
             depth += 1
         elif c in "})]":
             depth -= 1
-        elif c == sep and depth == 0:
+        elif depth == 0 and s.startswith(sep, i):
             parts.append(s[start:i])
-            start = i + 1
+            start = i + len(sep)
+            i += len(sep)
+            continue
+        i += 1
     parts.append(s[start:])
     return parts
 
 
 def _assignment(s: str) -> tuple[str | None, str | None]:
-    """'x=5' -> ('x', '5'); chains 'x=2+3=5' keep the last value; 'x\\in[1,2]' -> ('x', '[1,2]')."""
+    """'x=5' -> ('x', '5'); chains 'x=2+3=5' keep the last value; 'x\\in[1,2]' -> ('x', '[1,2]');
+    'AC=5', '|PQ|=2', 'h(2)=7' (a name on the left) -> (name, value); a chain of numbers '\\frac{5}{15}=\\frac{1}{3}'
+    -> ('', '\\frac{1}{3}')."""
     if s.startswith(("x\\in", "y\\in", "t\\in", "n\\in", "k\\in")):
         return s[0], s[4:]
-    parts = _top_level_split(s, "=")
+    parts = top_split(s, "=")
     if len(parts) < 2 or any(p == "" for p in parts) or "<" in s or ">" in s or "\\le" in s or "\\ge" in s:
         return None, None
     lhs = parts[0]
-    if _SIMPLE_LHS.fullmatch(lhs) or _TUPLE_LHS.fullmatch(lhs):
+    if _SIMPLE_LHS.fullmatch(lhs) or _TUPLE_LHS.fullmatch(lhs) or _is_name(lhs):
         if len(parts) == 2 or "," not in s:
             return lhs, parts[-1]
+    if "," not in s and all(_NUMERIC_SIDE.fullmatch(p) for p in parts):
+        return "", parts[-1]
     return None, None
 
 
-def _balanced(s: str) -> bool:
+def _is_name(lhs: str) -> bool:
+    return bool(NAME.fullmatch(lhs)) and lhs.strip("\\").lower() not in _NOT_NAMES and not re.search(r"\d", re.sub(
+        r"_\{?[\w,]+\}?|\([^()]*\)", "", lhs))
+
+
+def balanced(s: str) -> bool:
     depth = 0
     for c in s:
         depth += 1 if c in "{([" else -1 if c in "})]" else 0
@@ -189,8 +254,8 @@ def split_list(s: str) -> list[str] | None:
     """Top-level comma items of '1,2,3', '(1,2)', '\\{1,2\\}' ... or None when not a list."""
     inner = s
     for a, b in (("\\{", "\\}"), ("(", ")"), ("[", "]"), ("[", ")"), ("(", "]")):
-        if inner.startswith(a) and inner.endswith(b) and _balanced(inner[len(a): -len(b)]):
+        if inner.startswith(a) and inner.endswith(b) and balanced(inner[len(a): -len(b)]):
             inner = inner[len(a): -len(b)]
             break
-    parts = _top_level_split(inner, ",")
+    parts = top_split(inner, ",")
     return parts if len(parts) > 1 and all(parts) else None

@@ -58,7 +58,8 @@ def clean_number_text(s: str) -> str:
 
 
 _DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
-_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"[-+]?(?!0,)\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+DECIMAL_COMMA = re.compile(r"[-+]?(?:\d+,\d{1,2}|0,\d+)")  # '3,75', '1000,99', '0,111'; never '1,234' (thousands)
 _FRAC_SLASH = re.compile(r"([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)")
 _FRAC_LATEX = re.compile(r"(-?)\\[dtc]?frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}")
 _FRAC_LATEX_SHORT = re.compile(r"(-?)\\[dtc]?frac(\d)(\d)")
@@ -72,8 +73,9 @@ def _decimal(text: str) -> Num | None:
     return Num(Fraction(text if not text.endswith(".") else text[:-1]), "." in text.rstrip("."))
 
 
-def parse_number(text: str, thousands: bool = True, mixed: bool = False) -> Num | None:
-    """A single number: 18, -3.50, .5, 1,234,567, 3/4, \\frac{3}{4}, \\frac34, 2 1/2 (mixed=True), 1.5e3.
+def parse_number(text: str, thousands: bool = True, mixed: bool = False, decimal_comma: bool = False) -> Num | None:
+    """A single number: 18, -3.50, .5, 1,234,567, 3/4, \\frac{3}{4}, \\frac34, 2 1/2 (mixed=True), 1.5e3,
+    3,75 (decimal_comma=True: one comma followed by one or two digits, or '0,' and digits).
 
     Returns None for anything else (expressions, lists, words). Never raises.
     """
@@ -82,6 +84,8 @@ def parse_number(text: str, thousands: bool = True, mixed: bool = False) -> Num 
         return None
     if s.startswith("+"):
         s = s[1:]
+    if decimal_comma and DECIMAL_COMMA.fullmatch(s):
+        s = s.replace(",", ".")
     if thousands and _THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
     num = _decimal(s)

@@ -29,7 +29,7 @@ class Query:
     """A new question made from a seed, before (or without) sampled responses."""
     seed: Record
     strategy: str
-    round: int
+    round: int  # query round, numbered from 0 (MuggleMath's D1 is round 0); seeds the strategy's choices
     question: str
     gold: str | None  # known answer, or None when a majority vote must decide it
     gold_method: str  # exact-chain | masked-number | seed-gold | majority
@@ -38,6 +38,7 @@ class Query:
     sampling: dict = field(default_factory=dict)  # the query-generation sampling parameters
     solution: str | None = None  # exact solution, or the generator's own (MATH evolution: one more vote)
     solution_trusted: bool = False  # True: correct by construction, needs no sampled paths
+    variant: str | None = None  # tells apart several queries of one seed, strategy and round (imported data)
 
 
 class Strategy:
