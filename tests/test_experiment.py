@@ -99,6 +99,26 @@ def test_bad_config_is_named(tmp_path):
         ExperimentConfig.from_yaml(bad)
 
 
+@pytest.mark.parametrize("eval_section, message", [
+    ("{tasks: [gsm8k_bpd]}", r"eval\.tasks: unknown task\(s\) gsm8k_bpd; valid: gsm8k, .*gsm8k_bpb"),
+    ("{tasks: [gsm8k_bpb], max_samples: {svamp_bpb: 4}}", r"eval\.max_samples: svamp_bpb not in eval\.tasks"),
+    ("{tasks: [gsm8k_bpb], max_samples: {gsm8k_bpb: many}}", r"eval\.max_samples\.gsm8k_bpb: expected an integer"),
+])
+def test_bad_eval_sections_are_named(tmp_path, eval_section, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"name: x\nworkdir: w\naugment: [{{source: gsm8k, strategies: [numbers]}}]\neval: {eval_section}\n")
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig.from_yaml(bad)
+
+
+def test_per_task_sample_sizes_reach_the_eval_command(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("name: x\nworkdir: w\naugment: [{source: gsm8k, strategies: [numbers]}]\n"
+                    "eval: {tasks: [gsm8k_bpb, math500_bpb], max_samples: {gsm8k_bpb: 14, math500_bpb: 4}}\n")
+    argv = next(s.argv for s in plan(ExperimentConfig.from_yaml(good)) if s.name.startswith("eval-"))
+    assert argv[argv.index("--max-samples") + 1] == "gsm8k_bpb=14,math500_bpb=4"
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """The tiny experiment, killed with -9 once the dataset is built, then resumed to the end."""
