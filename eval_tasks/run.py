@@ -39,7 +39,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from augmath.benchmarks import EVAL_TASKS, LIKELIHOOD_SUFFIX, benchmark_of, eval_task
+from augmath.benchmarks import BENCHMARKS, EVAL_TASKS, LIKELIHOOD_SUFFIX, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
