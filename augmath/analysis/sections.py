@@ -181,3 +181,36 @@ def data_statistics(run_dirs: list[Path], dataset_dir) -> str:
         else:
             parts.append(f"No manifest.json in {dataset_dir}.\n")
     return "\n".join(parts) + "\n"
+
+
+def summary_table(folders: list, columns: list[str]) -> str:
+    """One row per evaluated model, in the order given: what it was trained on, how many rows, and each
+    benchmark's accuracy with its standard error and item count (the plain table of the whole study)."""
+    if not folders:
+        return "No results.\n"
+    lines = ["| model (results folder) | training data | rows | " + " | ".join(f"{c} % (± s.e., n)" for c in columns)
+             + " |", "|---|---|---:|" + "---:|" * len(columns)]
+    for r in folders:
+        n = r.provenance.get("n_train") if r.trained else None
+        data = (r.config or "?") + (f" ({r.provenance['subset']})" if r.provenance.get("subset") else "")
+        cells = [f"{s.accuracy * 100:.1f} ± {s.stderr * 100:.1f} ({s.n:,})" if (s := r.tasks.get(c)) else "—"
+                 for c in columns]
+        lines.append(f"| {r.path.name} | {data if r.trained else 'none (base model)'} | "
+                     f"{'—' if n is None else f'{n:,.0f}'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nGreedy accuracy graded by augmath.grading; s.e. is the binomial standard error.\n"
+
+
+def timings_table(timings: list[dict]) -> str:
+    """Wall-clock seconds per stage (what the runner measured, from each stage's marker) and their sum."""
+    if not timings:
+        return "No stage timings were given.\n"
+    lines = ["| stage | kind | seconds |", "|---|---|---:|"]
+    lines += [f"| {t['stage']} | {t['kind']} | {t['seconds']:,.1f} |" for t in timings]
+    by_kind = Counter()
+    for t in timings:
+        by_kind[t["kind"]] += t["seconds"]
+    total = sum(by_kind.values())
+    lines.append(f"| **all stages above** | | **{total:,.1f}** |")
+    shares = ", ".join(f"{k} {v:,.0f} s" for k, v in by_kind.most_common())
+    return "\n".join(lines) + f"\n\nBy kind: {shares}. The stages after the report (pushes) are timed in the work " \
+                              "folder's timings.json.\n"
