@@ -53,8 +53,11 @@ def _train_size(st: Stage, dataset: Path | None) -> str:
         asked = " + ".join(f"{p['config']} {p['num_queries']:,}" if p.get("num_queries") else f"{p['config']} all"
                            for p in parts)
         return f"queries: {asked} (rows: once the dataset exists)"
+    import datasets
+
     from augmath.training.data import load_rows
 
+    datasets.disable_progress_bars()  # a plan is a list, not a progress display
     cfg = load_recipe(st.argv[1], {**keys, **PLACEHOLDERS, "dataset": str(dataset)})
     try:
         rows, about = load_rows(cfg)
