@@ -178,3 +178,27 @@ def test_recipe_overrides_reach_training_as_written(tmp_path):
     assert dict(zip(tail[::2], tail[1::2])) == {"--mixed_precision": '"no"', "--dataset_revision": "null",
                                                 "--learning_rate": "0.0001", "--prompt_template": "alpaca-input"}
     assert parse_overrides(tail) == raw["train"]["overrides"]
+
+
+@pytest.mark.slow
+def test_a_damaged_or_changed_prebuilt_dataset_is_refused(tmp_path, study_data):
+    """The build stage checks every file against the manifest before linking: a truncated parquet is named, and a
+    dataset rebuilt after the plan (its manifest changed) is refused rather than trained on under the old key."""
+    import shutil
+
+    from augmath.io import DataError
+    from augmath.prebuilt import fingerprint, link_dataset
+
+    copy = tmp_path / "dataset"
+    shutil.copytree(study_data, copy)
+    key = fingerprint(str(copy))
+    victim = copy / "data" / "gsm8k" / "train-00000-of-00001.parquet"
+    victim.write_bytes(victim.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"gsm8k/train-00000-of-00001.parquet is missing or differs"):
+        link_dataset(copy, tmp_path / "out" / "dataset", key)
+    assert not (tmp_path / "out" / "dataset").exists()
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["data/gsm8k/train-00000-of-00001.parquet"]["bytes"] = 100
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="changed after the experiment was planned"):
+        link_dataset(copy, tmp_path / "out" / "dataset", key)
