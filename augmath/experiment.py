@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shutil
 import sys
 import time
@@ -112,7 +113,10 @@ def hub_repos(cfg: ExperimentConfig) -> dict[str, str]:
 
 
 def model_repo(cfg: ExperimentConfig, train_stage: str) -> str:
-    return f"{hub_repos(cfg)['org']}/{cfg.name}-{train_stage.removeprefix('train-')}"
+    """The Hub repo of a train stage's model. Stage labels may hold characters a repo name may not (`+` of a
+    mixture or a round selection: `train-tiny-gsm8k-original+gsm8k-4`); each run of them becomes one `-`."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cfg.name}-{train_stage.removeprefix('train-')}")
+    return f"{hub_repos(cfg)['org']}/{name}"
 
 
 def plan(cfg: ExperimentConfig) -> list[Stage]:
@@ -187,6 +191,11 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                         + fit_args, deps=fitted, ok_codes=(0, 1)))  # 1 = a series could not be fitted: reported
     stages.append(Stage("transfer", "transfer", ["transfer", *results, "--out", "{out}/transfer"], deps=evals))
     train_stages = [s.name for s in stages if s.kind == "train"]
+    repo_of: dict[str, str] = {}
+    for t in train_stages:  # two stages whose labels differ only in characters a repo name cannot hold
+        if repo_of.setdefault(model_repo(cfg, t), t) != t:
+            raise ValueError(f"train stages {repo_of[model_repo(cfg, t)]} and {t} would push to the same repo "
+                             f"{model_repo(cfg, t)}; give one of their train.runs a distinct 'name'")
 
     base_stages = [s.name for s in stages if s.kind == "python" and s.name.startswith("base-")]
 

@@ -248,6 +248,11 @@ def check_meaning(raw: dict) -> list[str]:
         problems += _check_training(raw["train"])
     if isinstance(raw.get("eval"), dict) and raw["eval"].get("profiles") == []:
         problems.append("eval.profiles: needs at least one profile (lenient / paper)")
+    ev = raw.get("eval") if isinstance(raw.get("eval"), dict) else {}
+    if "paper" in (ev.get("profiles") or []) and "--max-new-tokens" in [str(a) for a in ev.get("args") or []]:
+        # `augmath eval` refuses the pair (the paper profile fixes the generation size): say so before any stage runs
+        problems.append("eval.args: --max-new-tokens cannot apply to the 'paper' profile in eval.profiles "
+                        "(it fixes 256 new tokens for word problems); drop it or the profile")
     tasks = (raw.get("eval") or {}).get("tasks") if isinstance(raw.get("eval"), dict) else None
     unknown = [t for t in tasks if t not in BENCHMARKS] if _typed(tasks, list[str]) else []
     if unknown:

@@ -67,6 +67,10 @@ def test_bad_generator_is_named(generator, message, tmp_path):
 def test_bad_profiles_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"eval\.profiles\[0\]: 'official' is not one of lenient, paper"):
         ExperimentConfig.from_yaml(write(tmp_path, eval={"profiles": ["official"]}))
+    # the paper profile fixes its generation size, so `augmath eval` would refuse the override: said up front
+    with pytest.raises(ValueError, match=r"eval\.args: --max-new-tokens cannot apply to the 'paper' profile"):
+        ExperimentConfig.from_yaml(write(tmp_path, eval={"profiles": ["lenient", "paper"],
+                                                          "args": ["--max-new-tokens", "8"]}))
 
 
 def augment_parser() -> argparse.ArgumentParser:
@@ -110,3 +114,19 @@ def test_paper_configs_generation_and_evaluation_settings_are_valid(name):
                                      *raw["eval"]["args"], "--profile", "paper"])
     assert args.template == "alpaca-input" and eval_run.parse_tasks(args.tasks)[0] == source
     assert shlex.split(" ".join(raw["eval"]["args"]))  # plain strings, as the plan passes them
+
+
+def test_stage_labels_with_plus_make_valid_repo_ids(tmp_path):
+    """Mixture and round-selection labels hold '+', which a Hub repo name may not: the pushes still name valid,
+    distinct repos."""
+    from augmath.cards import REPO_ID_RE
+    from augmath.experiment import model_repo
+
+    path = write(tmp_path, train={"recipe": "cpu_tiny", "runs": [
+        {"config": "gsm8k", "rounds": [[0], [0, 1]]},
+        {"mixture": [{"config": "gsm8k-original", "amount": "all"}, {"config": "gsm8k"}], "amounts": [4]}]})
+    cfg = ExperimentConfig.from_yaml(path)
+    pushes = [s for s in plan(cfg) if s.kind == "push" and s.name.startswith("push-train-")]
+    repos = [s.argv[s.argv.index("--repo-id") + 1] for s in pushes]
+    assert len(repos) == 3 == len(set(repos)) and all(REPO_ID_RE.match(r) for r in repos), repos
+    assert model_repo(cfg, "train-tiny-gsm8k-original+gsm8k-4") == "augmath/roles-tiny-gsm8k-original-gsm8k-4"

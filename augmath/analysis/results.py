@@ -62,11 +62,12 @@ def flatten_training_provenance(p: dict[str, Any]) -> dict[str, Any]:
 
 def _subset_label(parts: list[dict]) -> str | None:
     """Paths per query and rounds of each part: they tell apart series of one config (the queries x responses
-    grid, D1 vs D1+D2), e.g. "paths_per_query=2, rounds=1+2"."""
+    grid; D_N taken from rounds 1+2 vs from round 1), e.g. "paths_per_query=2, rounds=1+2". Rounds taken whole
+    (no query count) are the data amount itself, the paper's D1 ⊂ D1+D2 ⊂ D1+D2+D3: one curve over N, unlabelled."""
     labels = []
     for q in parts:
         bits = [f"paths_per_query={q['paths_per_query']}"] if q.get("paths_per_query") else []
-        bits += ["rounds=" + "+".join(map(str, q["rounds"]))] if q.get("rounds") else []
+        bits += ["rounds=" + "+".join(map(str, q["rounds"]))] if q.get("rounds") and q.get("num_queries") else []
         if bits:
             labels.append((f"{q['config']}: " if len(parts) > 1 else "") + ", ".join(bits))
     return "; ".join(labels) or None
