@@ -70,8 +70,7 @@ class ExperimentConfig:
             raise ConfigError([str(e)]) from None
         raw = {} if raw is None else raw
         problems = check_config(cls, raw) + (check_meaning(raw) if isinstance(raw, dict) else [])
-        if not problems and folders:
-            problems = check_folders(raw)
+        problems += check_folders(raw) if folders and isinstance(raw, dict) else []
         if problems:
             raise ConfigError([f"{path}: {p}" for p in problems])
         cfg = cls(**raw)

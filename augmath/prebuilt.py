@@ -91,4 +91,5 @@ def prebuilt_stage(path: str) -> Stage:
             link_dataset(root, out / "dataset", key)
         except DataError as e:
             raise StageError(f"stage build: {e}") from None
-    return Stage("build", "python", ["prebuilt-dataset", str(root), key], func=make)
+    # keyed on the content alone: the same data moved to another folder is the same stage
+    return Stage("build", "python", ["prebuilt-dataset", key], func=make)

@@ -39,7 +39,7 @@ def test_the_study_plans_every_question_without_its_data(tmp_path):
     assert out.stdout.count("2,819 items (gsm8k 1,319, math500 500, svamp 1,000)") == 10  # base + 9 trained
     stages = {s.name: s for s in plan(ExperimentConfig.from_yaml(path, folders=False))}
     assert {s.kind for s in stages.values()} == {"python", "train", "eval", "fit", "transfer"}
-    assert stages["build"].argv[:2] == ["prebuilt-dataset", str(tmp_path / "nowhere")]
+    assert stages["build"].argv == ["prebuilt-dataset", "missing"]  # keyed on the data, once it exists
     assert sum(s.kind == "train" for s in stages.values()) == 9
     # running it refuses at once, naming the folder, before any stage starts
     run = subprocess.run(CLI + ["experiment", str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -115,6 +115,13 @@ def test_the_plan_counts_rows_as_training_takes_them(tmp_path, study_data):
     assert f"{originals + 8:,} rows x 1 epoch(s) (gsm8k-original {originals:,}q/{originals:,}r + gsm8k 8q/8r)" \
         in out.stdout
     assert out.stdout.count("6 items (gsm8k 2, math500 2, svamp 2)") == 10
+    # the build stage is keyed on the data, not its folder: a copy elsewhere plans the same stages
+    import shutil
+
+    shutil.copytree(study_data, tmp_path / "moved")
+    keys = [{s.name: s.key for s in resolve(plan(ExperimentConfig.from_yaml(miniature(tmp_path, d))), tmp_path)}
+            for d in (study_data, tmp_path / "moved")]
+    assert keys[0] == keys[1]
 
 
 @pytest.mark.slow
