@@ -50,3 +50,48 @@ def benchmark(name: str) -> Benchmark:
     if name not in BENCHMARKS:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[name]
+
+
+# ------------------------------------------------------------------------- likelihood (bits per byte) tasks
+#
+# `gsm8k_bpb` scores how likely the model finds the benchmark's reference solution (then end of sequence) after the
+# training prompt: bits per byte, lower is better (augmath.eval_tasks.likelihood). Only benchmarks with a reference
+# in a solution format have one: GSM8K and MATH ship worked solutions, SVAMP an equation (written out in GSM8K's
+# format); ASDiv's formulas and MAWPS (answer only) do not.
+LIKELIHOOD_SUFFIX = "_bpb"
+REFERENCE_BENCHMARKS = ("gsm8k", "math", "math500", "svamp")
+LIKELIHOOD_TASKS: dict[str, Benchmark] = {f"{name}{LIKELIHOOD_SUFFIX}": BENCHMARKS[name] for name in REFERENCE_BENCHMARKS}
+EVAL_TASKS = [*BENCHMARKS, *LIKELIHOOD_TASKS]  # every name `augmath eval --tasks` accepts
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    name: str            # what users type: gsm8k, gsm8k_bpb
+    benchmark: Benchmark
+    metric: str          # "accuracy" (generation, graded) or "bpb" (likelihood of the reference solution)
+
+    @property
+    def task(self) -> str:
+        """The lighteval task name: augmath_gsm8k, augmath_gsm8k_bpb."""
+        return self.benchmark.task + (LIKELIHOOD_SUFFIX if self.metric == "bpb" else "")
+
+    @property
+    def likelihood(self) -> bool:
+        return self.metric == "bpb"
+
+
+def eval_task(name: str) -> EvalTask:
+    """`gsm8k` (accuracy) or `gsm8k_bpb` (bits per byte); ValueError listing the valid names otherwise."""
+    if name in BENCHMARKS:
+        return EvalTask(name, BENCHMARKS[name], "accuracy")
+    if name in LIKELIHOOD_TASKS:
+        return EvalTask(name, LIKELIHOOD_TASKS[name], "bpb")
+    if name.endswith(LIKELIHOOD_SUFFIX) and name.removesuffix(LIKELIHOOD_SUFFIX) in BENCHMARKS:
+        raise ValueError(f"task {name!r}: {name.removesuffix(LIKELIHOOD_SUFFIX)} has no reference solution to score; "
+                         f"likelihood tasks: {', '.join(LIKELIHOOD_TASKS)}")
+    raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(EVAL_TASKS)}")
+
+
+def benchmark_of(task: str) -> str:
+    """The benchmark a task or results key scores: gsm8k_bpb -> gsm8k (unknown names are returned unchanged)."""
+    return task.removesuffix(LIKELIHOOD_SUFFIX) if task in LIKELIHOOD_TASKS else task

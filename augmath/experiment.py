@@ -151,8 +151,11 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     # stages whose results.json (which names its profile) go into the report folder beside them.
     profiles = cfg.eval.get("profiles", ["lenient"])
     extra_evals: list[str] = []
-    if cfg.eval.get("max_samples"):
-        eval_args += ["--max-samples", str(cfg.eval["max_samples"])]
+    samples = cfg.eval.get("max_samples")
+    if isinstance(samples, dict):  # per task: {gsm8k_bpb: 24, math500_bpb: 8}
+        samples = ",".join(f"{task}={n}" for task, n in samples.items())
+    if samples:
+        eval_args += ["--max-samples", str(samples)]
     recipe = str(resolve_file("recipes", cfg.train["recipe"]).resolve()) if cfg.train.get("recipe") else ""
     evals, models = [], []
     evals_of: dict[str, list[str]] = {}  # model stage -> its eval stages, one per profile
@@ -186,6 +189,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
     # The fit needs a data amount N per point; base models have none (they are the transfer matrix's first row).
     fitted = [e for e in evals if e.startswith("eval-train-")]
     fit_args = ["--target-acc", str(cfg.fit["target_acc"])] if cfg.fit.get("target_acc") else []
+    fit_args += ["--target-bpb", str(cfg.fit["target_bpb"])] if cfg.fit.get("target_bpb") else []
     stages.append(Stage("fit", "fit", ["fit", *[f"{{dep:{e}}}/results" for e in fitted], "--out", "{out}/fit"]
                         + fit_args, deps=fitted, ok_codes=(0, 1)))  # 1 = a series could not be fitted: reported
     stages.append(Stage("transfer", "transfer", ["transfer", *results, "--out", "{out}/transfer"], deps=evals))

@@ -59,7 +59,7 @@ class TrainSection:
 @dataclass
 class EvalSection:
     tasks: list[str] = field(default_factory=lambda: ["gsm8k", "math500"])
-    max_samples: int | None = None
+    max_samples: int | dict[str, int] | None = None  # N for every task, or {task: N} (likelihood tasks: long MATH)
     include_base: bool = True
     args: list[str | int | float] = field(default_factory=list)  # extra `augmath eval` arguments
     profiles: list[Literal["lenient", "paper"]] = field(default_factory=lambda: ["lenient"])  # the first feeds the fit
@@ -68,6 +68,7 @@ class EvalSection:
 @dataclass
 class FitSection:
     target_acc: float | None = None
+    target_bpb: float | None = None
 
 
 @dataclass
@@ -153,6 +154,9 @@ def _check_value(value: Any, hint: Any, where: str) -> list[str]:
         lists = [a for a in args if typing.get_origin(a) is list]
         if len(lists) == 1 and isinstance(value, list):  # likewise the wrong item of the one list it may be
             return _check_value(value, lists[0], where)
+        dicts = [a for a in args if typing.get_origin(a) is dict]
+        if len(dicts) == 1 and isinstance(value, dict):  # and the wrong value of the one mapping it may be
+            return _check_value(value, dicts[0], where)
         for option in (a for a in args if a is not type(None)):
             if not _check_value(value, option, where):
                 return []
@@ -215,7 +219,7 @@ def check_meaning(raw: dict) -> list[str]:
     resolves and accepts the overrides, evaluation tasks that exist, augment runs or a prebuilt dataset. Parts
     whose types are wrong are skipped here (check_config has named them already)."""
     from augmath.augment.strategies import get
-    from augmath.benchmarks import BENCHMARKS
+    from augmath.benchmarks import EVAL_TASKS
 
     problems = []
     entries = raw.get("augment") if isinstance(raw.get("augment"), list) else []
@@ -254,9 +258,14 @@ def check_meaning(raw: dict) -> list[str]:
         problems.append("eval.args: --max-new-tokens cannot apply to the 'paper' profile in eval.profiles "
                         "(it fixes 256 new tokens for word problems); drop it or the profile")
     tasks = (raw.get("eval") or {}).get("tasks") if isinstance(raw.get("eval"), dict) else None
-    unknown = [t for t in tasks if t not in BENCHMARKS] if _typed(tasks, list[str]) else []
+    unknown = [t for t in tasks if t not in EVAL_TASKS] if _typed(tasks, list[str]) else []
     if unknown:
-        problems.append(f"eval.tasks: unknown task(s) {', '.join(unknown)}; valid: {', '.join(BENCHMARKS)}")
+        problems.append(f"eval.tasks: unknown task(s) {', '.join(unknown)}; valid: {', '.join(EVAL_TASKS)}")
+    samples = ev.get("max_samples")
+    if isinstance(samples, dict) and _typed(tasks, list[str]):
+        stray = [t for t in samples if t not in tasks]
+        if stray:
+            problems.append(f"eval.max_samples: {', '.join(map(str, stray))} not in eval.tasks ({', '.join(tasks)})")
     dtype = raw["push"].get("dtype") if isinstance(raw.get("push"), dict) else None
     if isinstance(dtype, str):
         from augmath.staging import DTYPES

@@ -4,7 +4,8 @@
     lighteval accelerate MODEL "augmath_gsm8k|0" --custom-tasks augmath.eval_tasks.gsm8k # one task, one dataset
     augmath eval --model M --tasks gsm8k,math500,svamp --out RESULTS                    # what augmath runs
 
-Task modules: gsm8k, math, math500, svamp, asdiv, mawps (the registry is augmath.benchmarks). Around them:
+Task modules: gsm8k, math, math500, svamp, asdiv, mawps (the registry is augmath.benchmarks); the first four
+also hold a likelihood task (`augmath_gsm8k_bpb`: bits per byte of the reference solution, likelihood.py). Around them:
 data (prepared dataset folders, the Doc every prompt builds, the one task config), metrics (the grader as
 `acc` and `maj@k`), settings (the one file `augmath eval` hands to lighteval), endpoint_model (lighteval's
 `custom` model for OpenAI-compatible servers), run (`augmath eval`), results (results.json + details),
@@ -22,11 +23,14 @@ from typing import Any
 
 
 def _tasks_table() -> list:
-    from augmath.benchmarks import BENCHMARKS
+    from augmath.benchmarks import EVAL_TASKS, eval_task
     from augmath.eval_tasks import settings
 
-    names = list(settings.current().get("tasks") or BENCHMARKS)
-    return [config for name in names for config in importlib.import_module(f"{__name__}.{name}").TASKS_TABLE]
+    selected = list(settings.current().get("tasks") or EVAL_TASKS)
+    wanted = {eval_task(name).task for name in selected}  # gsm8k -> augmath_gsm8k, gsm8k_bpb -> augmath_gsm8k_bpb
+    modules = dict.fromkeys(eval_task(name).benchmark.name for name in selected)  # one module per benchmark
+    return [config for module in modules
+            for config in importlib.import_module(f"{__name__}.{module}").TASKS_TABLE if config.name in wanted]
 
 
 def __getattr__(name: str) -> Any:

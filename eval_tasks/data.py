@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
 
 from augmath import sources
-from augmath.benchmarks import BENCHMARKS, benchmark
+from augmath.benchmarks import BENCHMARKS, benchmark, benchmark_of
 from augmath.eval_tasks import settings
 from augmath.io import read_json_object, write_json_atomic
 from augmath.prompts import PLAIN_TEMPLATES, TEMPLATES, format_prompt
@@ -96,11 +97,42 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None, root: str | os
 
 
 def task_folder(name: str) -> str:
-    """The `hf_repo` of benchmark `name`: the folder `augmath eval` prepared (settings file), else one prepared now."""
+    """The `hf_repo` of task `name` (gsm8k or gsm8k_bpb: both read the benchmark's one prepared folder): the folder
+    `augmath eval` prepared (settings file), else one prepared now."""
     folders = settings.current().get("tasks") or {}
-    if name in folders:
-        return str(folders[name])
-    return str(prepare(name))
+    bench = benchmark_of(name)
+    for key in (name, bench, *(k for k in folders if benchmark_of(k) == bench)):
+        if key in folders:
+            return str(folders[key])
+    return str(prepare(bench))
+
+
+def sample_filter(task: str):
+    """The `hf_filter` that limits task `task` to its own number of items (settings `max_samples`, from
+    `augmath eval --max-samples gsm8k_bpb=24,math500_bpb=8`), or None.
+
+    The items kept are exactly those `lighteval --max-samples K` would pick: lighteval shuffles the evaluation
+    docs with random.Random(42) (a permutation that depends only on their number) and takes the first K. Rows
+    outside the evaluation split (the few-shot pool) are kept. The function's name carries K and a digest of the
+    kept ids: lighteval's answer cache keys on the task config (where the filter appears by name) and on each
+    doc's index, which filtering changes, so different subsets must never share a cache entry."""
+    import pandas as pd
+
+    limit = (settings.current().get("max_samples") or {}).get(task)
+    if limit is None:
+        return None
+    ids = pd.read_parquet(Path(task_folder(task)) / "test.parquet", columns=["id"])["id"].tolist()
+    order = list(range(len(ids)))
+    random.Random(42).shuffle(order)
+    keep = {ids[i] for i in order[: int(limit)]}
+    test_ids = set(ids)
+
+    def keep_row(row: dict) -> bool:
+        return row["id"] not in test_ids or row["id"] in keep
+
+    digest = hashlib.sha256("\n".join(sorted(keep)).encode()).hexdigest()[:12]
+    keep_row.__name__ = f"first_{len(keep)}_of_{len(ids)}_{digest}"
+    return keep_row
 
 
 def task_config(name: str, prompt_function):
@@ -127,6 +159,7 @@ def task_config(name: str, prompt_function):
         generation_size=profiles.generation_size(b.kind, b.max_new_tokens, settings.current()),
         stop_sequence=stop_sequences("alpaca"),
         metrics=task_metrics(),
+        hf_filter=sample_filter(name),
         version=0,
     )
 

@@ -95,7 +95,9 @@ class OpenAIEndpointModel(LightevalModel):
         return 1 << 20  # the server enforces its own context size
 
     def loglikelihood(self, docs):
-        raise NotImplementedError("the endpoint backend only runs generative tasks")
+        raise NotImplementedError("the endpoint backend only runs generative tasks: an OpenAI-compatible server "
+                                  "gives no prompt log-likelihoods; run the _bpb tasks with the accelerate or vllm "
+                                  "backend")
 
     def loglikelihood_rolling(self, docs):
         raise NotImplementedError("the endpoint backend only runs generative tasks")

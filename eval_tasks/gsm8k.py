@@ -12,6 +12,8 @@ Prompt: the training prompt (MuggleMath's Alpaca template), zero-shot by default
 Gold: a number (commas stripped, compared numerically). Metrics: augmath's grader as `acc`, and `maj@k` over sampled generations
 (`augmath_gsm8k@k=8|0`).
 
+Also `augmath_gsm8k_bpb`: bits per byte of the reference solution (+ eos) after the training prompt.
+
 languages:
 english
 
@@ -24,6 +26,7 @@ https://arxiv.org/abs/2110.14168
 
 from lighteval.tasks.requests import Doc
 
+from augmath.eval_tasks import likelihood
 from augmath.eval_tasks.data import make_doc, task_config
 
 
@@ -34,4 +37,7 @@ def gsm8k_prompt(line: dict, task_name: str = None) -> Doc:
 
 augmath_gsm8k = task_config("gsm8k", gsm8k_prompt)
 
-TASKS_TABLE = [augmath_gsm8k]
+# bits per byte of the reference solution (eval_tasks/likelihood.py): `augmath eval --tasks gsm8k_bpb`
+augmath_gsm8k_bpb = likelihood.task_config("gsm8k")
+
+TASKS_TABLE = [augmath_gsm8k, augmath_gsm8k_bpb]

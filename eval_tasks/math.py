@@ -12,6 +12,8 @@ Prompt: the training prompt (MuggleMath's Alpaca template), zero-shot by default
 Gold: a LaTeX expression (compared with the project's equivalence checker). Metrics: augmath's grader as `acc`, and `maj@k` over sampled generations
 (`augmath_math@k=8|0`).
 
+Also `augmath_math_bpb`: bits per byte of the reference solution (+ eos) after the training prompt.
+
 languages:
 english
 
@@ -24,6 +26,7 @@ https://arxiv.org/abs/2103.03874
 
 from lighteval.tasks.requests import Doc
 
+from augmath.eval_tasks import likelihood
 from augmath.eval_tasks.data import make_doc, task_config
 
 
@@ -34,4 +37,7 @@ def math_prompt(line: dict, task_name: str = None) -> Doc:
 
 augmath_math = task_config("math", math_prompt)
 
-TASKS_TABLE = [augmath_math]
+# bits per byte of the reference solution (eval_tasks/likelihood.py): `augmath eval --tasks math_bpb`
+augmath_math_bpb = likelihood.task_config("math")
+
+TASKS_TABLE = [augmath_math, augmath_math_bpb]

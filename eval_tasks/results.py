@@ -1,14 +1,18 @@
 """Turn one lighteval run's output into augmath's results folder.
 
     OUT/results.json           {model, backend, tasks: {gsm8k: {accuracy, n, stderr, ...}}, provenance, settings}
-    OUT/details/<task>.jsonl   one row per sample: id, question, gold, output, extracted, correct (+ maj@k fields)
+    OUT/details/<task>.jsonl   one row per sample: id, question, gold, output, extracted, correct (+ maj@k fields);
+                               likelihood tasks (gsm8k_bpb): id, question, reference, nll, tokens, bytes, bpb,
+                               nll_per_token, prompt
 
 lighteval writes `results/<model>/results_<time>.json` and `details/<model>/<time>/details_<task>|<shots>_<time>.parquet`
 under its output dir. We read the per-sample parquet (doc, model_response, metric), grade every output again
 with augmath.grading.grader through `eval_metric.score_outputs` (to record the extracted answer, which lighteval's
 metric columns cannot hold), and refuse to write a results folder if that regrading disagrees with the metric
 lighteval computed in its own process: the score in results.json is then, by construction, the grader applied
-directly to the saved outputs.
+directly to the saved outputs. Likelihood tasks are checked the same way: each item's bits per byte and NLL per
+token are recomputed from the NLL, token count and reference bytes lighteval saved, and the task's summary (means
+with bootstrap intervals over items) is computed from those rows.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from augmath.benchmarks import BENCHMARKS
+from augmath.benchmarks import eval_task
 from augmath.io import read_json_object, write_json_atomic, write_jsonl_atomic
 
 
@@ -127,6 +131,44 @@ def grade_task(rows: list[dict], k: int, task: str, source: Path, profile: str =
     return details, summary
 
 
+def likelihood_task(rows: list[dict], task: str, source: Path) -> tuple[list[dict], dict]:
+    """Per-item likelihood values from lighteval's details; (details rows, summary) or raise when they disagree
+    with a recomputation from the saved NLL, token count and reference."""
+    from augmath.analysis.stats import mean_interval
+    from augmath.eval_tasks.likelihood import LN2, item_values
+
+    details, mismatches = [], []
+    for r in rows:
+        spec, metric = r["specific"], r["metric"]
+        reference = spec.get("reference", "")
+        missing = [k for k in ("nll", "tokens", "bytes", "bpb", "nll_per_token") if k not in metric]
+        if missing or spec.get("metric") != "bpb":
+            raise EvalOutputError(f"{source}: item {spec.get('id')}: no likelihood values {missing} (not a _bpb task?)")
+        values = item_values(float(metric["nll"]), int(metric["tokens"]), len(reference.encode("utf-8")))
+        for key in ("bytes", "bpb", "nll_per_token"):
+            if not math.isclose(values[key], float(metric[key]), rel_tol=1e-9, abs_tol=1e-12):
+                mismatches.append((spec.get("id"), key, metric[key], values[key]))
+        details.append({"id": spec.get("id"), "question": spec.get("question"), "reference": reference, **values,
+                        "prompt": r["prompt"]})
+    if mismatches:
+        shown = "; ".join(f"{i} {k}: lighteval={a} recomputed={b}" for i, k, a, b in mismatches[:5])
+        raise EvalOutputError(f"{source}: {len(mismatches)} values of {task} differ from their recomputation ({shown})")
+    n = len(details)
+    if n == 0:
+        raise EvalOutputError(f"{source}: no samples for task {task}")
+    summary: dict = {"metric": "bpb", "higher_is_better": False, "n": n}
+    for key in ("bpb", "nll_per_token"):
+        values = [d[key] for d in details]
+        mean = sum(values) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+        summary.update({key: mean, f"{key}_ci": mean_interval(values), f"{key}_stderr": sd / math.sqrt(n)})
+    summary["stderr"] = summary["bpb_stderr"]
+    summary["confidence"] = 0.95
+    # pooled over items (total bits / total bytes): weighs long references more; the mean above weighs items equally
+    summary["bpb_pooled"] = sum(d["nll"] for d in details) / LN2 / sum(d["bytes"] for d in details)
+    return details, summary
+
+
 def read_provenance(model: str) -> dict:
     """The model folder's augmath_train.json (written by `augmath train`), copied as is; {} for other models."""
     path = Path(model) / "augmath_train.json"
@@ -140,9 +182,13 @@ def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: in
     Outputs are regraded under the header's evaluation profile (lenient when it names none)."""
     tasks = {}
     for name in benchmarks:
-        task = BENCHMARKS[name].task
+        spec = eval_task(name)
+        task = spec.task
         path = details_file(work_dir, task)
-        details, summary = grade_task(read_details(path), k, task, path, header.get("profile", "lenient"))
+        if spec.likelihood:
+            details, summary = likelihood_task(read_details(path), task, path)
+        else:
+            details, summary = grade_task(read_details(path), k, task, path, header.get("profile", "lenient"))
         write_jsonl_atomic(out / "details" / f"{name}.jsonl", details)
         summary["task"] = task
         tasks[name] = summary

@@ -39,7 +39,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from augmath.benchmarks import BENCHMARKS
+from augmath.benchmarks import BENCHMARKS, EVAL_TASKS, LIKELIHOOD_SUFFIX, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
@@ -67,11 +67,98 @@ class EvalError(RuntimeError):
 def parse_tasks(spec: str) -> list[str]:
     names = [t.strip() for t in spec.split(",") if t.strip()]
     if not names:
-        raise EvalError(f"--tasks is empty; valid tasks: {', '.join(BENCHMARKS)}")
-    unknown = [t for t in names if t not in BENCHMARKS]
+        raise EvalError(f"--tasks is empty; valid tasks: {', '.join(EVAL_TASKS)}")
+    unknown = [t for t in names if t not in EVAL_TASKS]
+    if len(unknown) == 1 and unknown[0].endswith(LIKELIHOOD_SUFFIX):
+        try:
+            eval_task(unknown[0])
+        except ValueError as e:  # e.g. asdiv_bpb: a benchmark without a reference solution
+            raise EvalError(str(e)) from None
     if unknown:
-        raise EvalError(f"unknown task(s) {', '.join(map(repr, unknown))}; valid tasks: {', '.join(BENCHMARKS)}")
+        raise EvalError(f"unknown task(s) {', '.join(map(repr, unknown))}; valid tasks: {', '.join(EVAL_TASKS)} "
+                        "(NAME_bpb: bits per byte of the reference solution)")
     return list(dict.fromkeys(names))
+
+
+def parse_max_samples(spec: str | int | None, names: list[str]) -> tuple[int | None, dict[str, int]]:
+    """`--max-samples N` (every task), or per task `gsm8k_bpb=24,math500_bpb=8` (with an optional plain N for the
+    rest: `24,math500_bpb=8`) -> (N, {task: K}). With per-task values every task gets its own limit (tasks with
+    neither get all their items); the items are the ones `--max-samples K` picks (eval_tasks.data.sample_filter)."""
+    if spec is None or spec == "":
+        return None, {}
+    default, per_task = None, {}
+    for part in str(spec).split(","):
+        part = part.strip()
+        name, eq, value = part.rpartition("=") if "=" in part else ("", "", part)
+        try:
+            k = int(value)
+        except ValueError:
+            raise EvalError(f"--max-samples {spec!r}: {part!r} is not N or TASK=N") from None
+        if k < 1:
+            raise EvalError(f"--max-samples {spec!r}: every number must be >= 1")
+        if not eq:
+            default = k
+        elif name.strip() not in names:
+            raise EvalError(f"--max-samples {spec!r}: {name.strip()!r} is not one of this run's tasks ({', '.join(names)})")
+        else:
+            per_task[name.strip()] = k
+    if per_task and default is not None:
+        per_task = {n: per_task.get(n, default) for n in names}
+    return default, per_task
+
+
+def check_likelihood_request(names: list[str], args) -> list[str]:
+    """The likelihood tasks among `names`; EvalError, before anything is loaded, where they cannot run."""
+    likelihood = [n for n in names if eval_task(n).likelihood]
+    if not likelihood:
+        return []
+    which = ", ".join(likelihood)
+    if args.backend == "endpoint":
+        raise EvalError(f"--backend endpoint cannot score {which}: an OpenAI-compatible server returns the "
+                        "log-probabilities of tokens it generates, not of a given reference after the prompt "
+                        "(prompt log-likelihoods); use --backend accelerate (transformers) or vllm")
+    if args.template != "alpaca":
+        raise EvalError(f"{which} score the Alpaca training prompt; --template {args.template} is not supported")
+    if args.fewshot:
+        raise EvalError(f"{which} are zero-shot (the prompt the model was trained on); drop --fewshot")
+    return likelihood
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
+
+
+def _configured_eos(folder: Path) -> str | None:
+    """eos_token from a local tokenizer_config.json (a string, or an AddedToken dict), when there is a tokenizer
+    file beside it; None to let transformers decide."""
+    config = folder / "tokenizer_config.json"
+    if not config.is_file() or not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        return None
+    try:
+        eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token")
+    except (OSError, ValueError):
+        return None
+    eos = eos.get("content") if isinstance(eos, dict) else eos
+    return eos if isinstance(eos, str) and eos else None
+
+
+def model_eos_token(model: str) -> str:
+    """The end-of-sequence token the likelihood tasks append to the reference (training appends it to every
+    response). A local folder's tokenizer_config.json answers without importing transformers (seconds per eval);
+    otherwise the tokenizer is loaded: a model without a usable tokenizer fails here, before lighteval starts."""
+    if Path(model).is_dir() and (eos := _configured_eos(Path(model))):
+        return eos
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except Exception as e:  # missing files, unknown class, unreadable json: all mean lighteval could not tokenize
+        reason = (str(e).strip().splitlines() or [""])[0][:160]
+        raise EvalError(f"--model {model}: no usable tokenizer ({type(e).__name__}: {reason}); the likelihood "
+                        "tasks tokenize prompt and reference with the model's own tokenizer") from None
+    if not tokenizer.eos_token:
+        raise EvalError(f"--model {model}: the tokenizer has no end-of-sequence token; the likelihood tasks score "
+                        "reference + eos, as training appends it")
+    return str(tokenizer.eos_token)
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -187,8 +274,9 @@ def ensure_tiny_benchmarks_stub() -> None:
 # ------------------------------------------------------------------------------------------ the run
 
 def task_string(names: list[str], fewshot: int, k: int) -> str:
+    """lighteval's task list: `augmath_gsm8k@k=8|0` (maj@k applies to generative tasks only)."""
     at = f"@k={k}" if k > 1 else ""
-    return ",".join(f"{BENCHMARKS[n].task}{at}|{fewshot}" for n in names)
+    return ",".join(f"{eval_task(n).task}{'' if eval_task(n).likelihood else at}|{fewshot}" for n in names)
 
 
 def generation_parameters(args) -> dict:
@@ -233,11 +321,13 @@ def evaluate(args) -> dict:
     names = parse_tasks(args.tasks)
     if args.backend not in BACKENDS:
         raise EvalError(f"unknown backend {args.backend!r}; valid: {', '.join(BACKENDS)}")
+    likelihood = check_likelihood_request(names, args)
     if args.resume and args.backend != "endpoint":
         raise EvalError(f"--resume is for --backend endpoint (its request log); --backend {args.backend} "
                         "reuses answers through lighteval's own cache (keyed on the weights' hash)")
-    if args.maj_k < 1 or args.fewshot < 0 or (args.max_samples is not None and args.max_samples < 1):
-        raise EvalError("--maj-k must be >= 1, --fewshot >= 0, --max-samples >= 1")
+    if args.maj_k < 1 or args.fewshot < 0:
+        raise EvalError("--maj-k must be >= 1, --fewshot >= 0")
+    default_samples, task_samples = parse_max_samples(args.max_samples, names)
     params = generation_parameters(args)
     if args.maj_k > 1 and params["temperature"] == 0:
         raise EvalError("--maj-k > 1 needs sampling: pass --temperature > 0")
@@ -263,29 +353,35 @@ def evaluate(args) -> dict:
         # `embedded` / a .gguf were converted to a folder: name the run after it (it says which model it is)
         header.update(model=model if args.model == "embedded" or args.model.endswith(".gguf") else args.model,
                       model_path=model)
+    eos = model_eos_token(model) if likelihood else None
     out = Path(args.out).resolve()  # lighteval runs in OUT/lighteval: every path it is given is absolute
     work = out / "lighteval"
     shutil.rmtree(work, ignore_errors=True)  # only this run's output may be collected
     work.mkdir(parents=True, exist_ok=True)
 
-    folders = {n: str(eval_data.prepare(n, data_dir=args.data_dir)) for n in names}
+    prepared = {b: str(eval_data.prepare(b, data_dir=args.data_dir)) for b in dict.fromkeys(map(benchmark_of, names))}
+    folders = {n: prepared[benchmark_of(n)] for n in names}  # gsm8k and gsm8k_bpb score the same items
     ensure_tiny_benchmarks_stub()
     child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens,
-                      "profile": args.profile}
+                      "eos_token": eos, "max_samples": task_samples or None, "profile": args.profile}
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
     env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
     common = [task_string(names, args.fewshot, args.maj_k), "--custom-tasks", TASKS_MODULE,
               "--output-dir", str(work), "--save-details"]
-    if args.max_samples:
-        common += ["--max-samples", str(args.max_samples)]
+    if default_samples and not task_samples:
+        common += ["--max-samples", str(default_samples)]
     throwaway = None
-    settings = {"template": args.template, "fewshot": args.fewshot, "max_samples": args.max_samples,
+    settings = {"template": args.template, "fewshot": args.fewshot,
+                "max_samples": task_samples or default_samples,
                 "maj_k": args.maj_k, "generation": params, "max_new_tokens": args.max_new_tokens,
                 "profile": args.profile,
                 "generation_size": {n: profiles.generation_size(BENCHMARKS[n].kind, BENCHMARKS[n].max_new_tokens,
-                                                                child_settings) for n in names},
+                                                                child_settings)
+                                    for n in names if not eval_task(n).likelihood},
                 "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
+    if likelihood:
+        settings["eos_token"] = eos
     if args.backend == "endpoint":
         # The durable request log sits outside the wiped lighteval/ folder: --resume reuses its finished answers
         # (same model name, prompt and sampling settings); without --resume every run starts a fresh one.
@@ -316,6 +412,8 @@ def evaluate(args) -> dict:
             lighteval_model = model
             throwaway = Path(tempfile.mkdtemp(prefix="augmath-eval-nocache-"))
         model_parameters = model_config(args, lighteval_model, params, throwaway)
+        if likelihood and args.backend == "vllm":
+            model_parameters["pairwise_tokenization"] = True  # prompt and reference tokenized apart, as trained
         import yaml
 
         (work / "model.yaml").write_text(yaml.safe_dump({"model_parameters": model_parameters}), encoding="utf-8")
@@ -365,13 +463,15 @@ def model_config(args, model_name: str, params: dict, cache_dir: Path | None) ->
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model folder, Hub id, a .gguf, or 'embedded' (SmolLM2-135M-Instruct); "
                                    "for --backend endpoint the served model name (default: the server's first)")
-    p.add_argument("--tasks", required=True, help=f"comma-separated, from: {', '.join(BENCHMARKS)}")
+    p.add_argument("--tasks", required=True, help=f"comma-separated, from: {', '.join(EVAL_TASKS)} "
+                                                  "(NAME_bpb: bits per byte of the reference solution, lower is better)")
     p.add_argument("--out", required=True, help="results folder to write (results.json, details/)")
     p.add_argument("--backend", default="accelerate", choices=BACKENDS)
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for --backend endpoint "
                                                     "(default $OPENAI_BASE_URL; 'embedded' starts augmath's own "
                                                     "server for the run); the key comes from $OPENAI_API_KEY")
-    p.add_argument("--max-samples", type=int, default=None, help="evaluate a fixed random subset of N per task")
+    p.add_argument("--max-samples", default=None,
+                   help="evaluate a fixed random subset of N per task; or per task, e.g. 24,math500_bpb=8")
     p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
                                                     "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
     p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
@@ -408,7 +508,7 @@ def evaluate_with_embedded_server(args) -> dict:
     gguf = args.model if args.model and args.model.endswith(".gguf") else None
     if args.model and not gguf:
         raise EvalError("--base-url embedded serves a GGUF: pass --model FILE.gguf or no --model (SmolLM2)")
-    parse_tasks(args.tasks)  # bad input fails before the server starts
+    check_likelihood_request(parse_tasks(args.tasks), args)  # bad input fails before the server starts
     try:
         with EmbeddedServer(model_path=gguf, parallel=args.concurrency) as server:
             return evaluate(argparse.Namespace(**{**vars(args), "base_url": server.base_url, "model": server.model}))
@@ -427,7 +527,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"augmath eval: error: {redact(str(e))}", file=sys.stderr)
         return 2
     for name, t in results["tasks"].items():
+        if t.get("metric") == "bpb":
+            lo, hi = t["bpb_ci"]
+            print(f"{name:12s} bits/byte {t['bpb']:.4f} [{lo:.4f}, {hi:.4f}]  nll/token {t['nll_per_token']:.4f}  "
+                  f"(n={t['n']})")
+            continue
         maj = f"  maj@{t['k']} {t['maj@k']:.4f}" if "k" in t else ""
-        print(f"{name:8s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}, {t['profile']} profile){maj}")
+        print(f"{name:12s} acc {t['accuracy']:.4f} ± {t['stderr']:.4f}  (n={t['n']}, {t['profile']} profile){maj}")
     print(f"results: {Path(args.out) / 'results.json'}")
     return 0

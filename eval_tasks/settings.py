@@ -3,11 +3,16 @@
 `augmath eval` writes OUT/lighteval/settings.json and sets $AUGMATH_EVAL_SETTINGS to its path; the task
 modules and the endpoint model read it. Every field is optional:
 
-    tasks           {benchmark: prepared data folder}   the tasks augmath.eval_tasks.TASKS_TABLE builds, on that
+    tasks           {task: prepared data folder}        the tasks augmath.eval_tasks.TASKS_TABLE builds, on that
                                                         data (default: every benchmark, prepared on import)
     template        "alpaca" | "alpaca-input" | "chat"  the prompt template (default alpaca, as trained)
     profile         "lenient" | "paper"                 how answers are extracted (augmath.eval_tasks.profiles)
     max_new_tokens  int                                 overrides every task's generation size
+    max_samples     {task: int}                         per-task numbers of items (`--max-samples gsm8k_bpb=24,...`;
+                                                        data.sample_filter); a plain `--max-samples N` goes to
+                                                        lighteval's own --max-samples instead
+    eos_token       str                                 the model's end-of-sequence token, which the likelihood
+                                                        tasks append to the reference (as training does)
     endpoint        {base_url, model, template, params, concurrency, timeout, log_path, base_url_env?}
                                                         the endpoint backend's settings (no API key: that stays
                                                         in $OPENAI_API_KEY, never in a file; a base_url with
@@ -27,7 +32,7 @@ from typing import Any
 from augmath.io import read_json_object, write_json_atomic
 
 SETTINGS_ENV = "AUGMATH_EVAL_SETTINGS"
-FIELDS = ("tasks", "template", "max_new_tokens", "endpoint", "profile")
+FIELDS = ("tasks", "template", "max_new_tokens", "max_samples", "eos_token", "endpoint", "profile")
 
 
 @lru_cache(maxsize=8)

@@ -12,6 +12,8 @@ Prompt: the training prompt (MuggleMath's Alpaca template), zero-shot by default
 Gold: a number (commas stripped, compared numerically). Metrics: augmath's grader as `acc`, and `maj@k` over sampled generations
 (`augmath_svamp@k=8|0`).
 
+Also `augmath_svamp_bpb`: bits per byte of the reference solution (+ eos) after the training prompt.
+
 languages:
 english
 
@@ -24,6 +26,7 @@ https://arxiv.org/abs/2103.07191
 
 from lighteval.tasks.requests import Doc
 
+from augmath.eval_tasks import likelihood
 from augmath.eval_tasks.data import make_doc, task_config
 
 
@@ -34,4 +37,7 @@ def svamp_prompt(line: dict, task_name: str = None) -> Doc:
 
 augmath_svamp = task_config("svamp", svamp_prompt)
 
-TASKS_TABLE = [augmath_svamp]
+# bits per byte of the reference solution (eval_tasks/likelihood.py): `augmath eval --tasks svamp_bpb`
+augmath_svamp_bpb = likelihood.task_config("svamp")
+
+TASKS_TABLE = [augmath_svamp, augmath_svamp_bpb]

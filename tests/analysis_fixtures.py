@@ -48,12 +48,37 @@ def correct_flags(n: int, accuracy: float, seed: int = 0, nested: bool = True) -
     return flags
 
 
+def item_bpb(n: int, mean: float, seed: int = 0, nested: bool = True, spread: float = 0.15,
+             noise: float = 0.03) -> np.ndarray:
+    """Per-item bits per byte with mean exactly `mean`: a fixed difficulty per item (the same for every call when
+    nested: a hard item stays hard after more training) plus a small independent change per call (seed)."""
+    difficulty = np.random.default_rng(0 if nested else 1000 + seed).normal(0.0, spread, n)
+    values = difficulty + np.random.default_rng(seed + 1).normal(0.0, noise, n)
+    return values - values.mean() + mean
+
+
 def write_results(folder, *, accuracies: dict[str, float], provenance: dict | None, model: str | None = None,
-                  seed: int = 0, nested: bool = True) -> Path:
-    """A results folder: results.json + details/<task>.jsonl, one real test item per row."""
+                  seed: int = 0, nested: bool = True, bpb: dict[str, float] | None = None) -> Path:
+    """A results folder: results.json + details/<task>.jsonl, one real test item per row. `bpb`: likelihood
+    tasks {"gsm8k_bpb": mean bits per byte}, rows shaped like `augmath eval` writes them (reference, nll, ...)."""
     folder = Path(folder)
     (folder / "details").mkdir(parents=True, exist_ok=True)
     tasks = {}
+    for task, mean in (bpb or {}).items():
+        recs = items(task.removesuffix("_bpb"))
+        values = item_bpb(len(recs), mean, seed, nested)
+        with open(folder / "details" / f"{task}.jsonl", "w", encoding="utf-8") as f:
+            for rec, v in zip(recs, values):
+                reference = rec.solution or f"#### {rec.answer}"
+                nbytes = len(reference.encode("utf-8"))
+                tokens = max(1, nbytes // 3)
+                nll = float(v) * math.log(2) * nbytes
+                f.write(json.dumps({"id": rec.id, "question": rec.question, "reference": reference, "nll": nll,
+                                    "tokens": tokens, "bytes": nbytes, "bpb": float(v),
+                                    "nll_per_token": nll / tokens}) + "\n")
+        sd = float(values.std(ddof=1))
+        tasks[task] = {"metric": "bpb", "higher_is_better": False, "bpb": float(values.mean()), "n": len(recs),
+                       "stderr": sd / math.sqrt(len(recs)), "task": f"augmath_{task}"}
     for task, acc in accuracies.items():
         recs = items(task)
         flags = correct_flags(len(recs), acc, seed, nested)

@@ -55,15 +55,23 @@ def _survivors(marker: str, grace: float = 15.0) -> list[str]:
         time.sleep(0.2)
 
 
-def _lock_is_free(folder: Path) -> bool:
+def _lock_is_free(folder: Path, grace: float = 15.0) -> bool:
+    """True once nothing holds `folder`'s lock, after giving the kernel `grace` seconds. The grace is needed: a
+    process being killed loses its command line (its memory goes first) before its files are closed, so
+    `_survivors` can already see nothing while the dying launcher still holds the lock for a moment."""
     path = folder.resolve().parent / f".{folder.name}.lock"  # augmath.io.lock_path
-    if not path.exists():
-        return True
-    with open(path) as f:
+    deadline = time.time() + grace
+    while path.exists():
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with open(path) as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except FileNotFoundError:
+            return True
         except BlockingIOError:
-            return False
+            if time.time() > deadline:
+                return False
+            time.sleep(0.2)
     return True
 
 

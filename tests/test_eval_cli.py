@@ -154,3 +154,20 @@ def test_tiny_benchmarks_stub_is_placed(tmp_path):
 @pytest.mark.parametrize("spec,expected", [("gsm8k", ["gsm8k"]), ("svamp, gsm8k,svamp", ["svamp", "gsm8k"])])
 def test_parse_tasks(spec, expected):
     assert evaluation.parse_tasks(spec) == expected
+
+
+@pytest.mark.parametrize("spec, default, per_task", [
+    (None, None, {}), ("12", 12, {}), ("math500_bpb=6", None, {"math500_bpb": 6}),
+    ("20, math500_bpb=6", 20, {"gsm8k_bpb": 20, "math500_bpb": 6, "svamp": 20}),
+])
+def test_max_samples_plain_or_per_task(spec, default, per_task):
+    names = ["gsm8k_bpb", "math500_bpb", "svamp"]
+    assert evaluation.parse_max_samples(spec, names) == (default, per_task)
+
+
+@pytest.mark.parametrize("spec, message", [("0", ">= 1"), ("gsm8k=4", "not one of this run's tasks"),
+                                           ("svamp=x", "is not N or TASK=N")])
+def test_bad_max_samples(spec, message, capsys, tmp_path):
+    code, err = _eval(["--model", str(tmp_path), "--tasks", "svamp", "--max-samples", spec, "--out",
+                       str(tmp_path / "o")], capsys)
+    assert code == 2 and message in err

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from augmath.benchmarks import LIKELIHOOD_TASKS
 from augmath.eval_tasks import data as eval_data
 from augmath.prompts import ALPACA_STOP, format_prompt
 from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows, settings_file  # noqa: F401
@@ -24,7 +25,9 @@ def test_task_module_shape(name, eval_folders):
     module = load_task_module(name, eval_folders)
     text = (TASKS_DIR / f"{name}.py").read_text()
     assert text.startswith('"""\nname:\n'), "lighteval task-file docstring header"
-    assert len(module.TASKS_TABLE) == 1
+    # the generative task, then (benchmarks with a reference solution) the likelihood task
+    assert [c.name for c in module.TASKS_TABLE] == [f"augmath_{name}"] + (
+        [f"augmath_{name}_bpb"] if f"{name}_bpb" in LIKELIHOOD_TASKS else [])
     config = module.TASKS_TABLE[0]
     assert config.name == f"augmath_{name}" == eval_data.BENCHMARKS[name].task
     assert config.hf_repo == eval_folders[name]
@@ -38,7 +41,7 @@ def test_task_names_do_not_collide_with_lighteval_builtins(eval_folders):
     from lighteval.tasks.registry import Registry
 
     builtin = set(Registry.load_all_task_configs())
-    ours = {load_task_module(n, eval_folders).TASKS_TABLE[0].name for n in eval_data.BENCHMARKS}
+    ours = {c.name for n in eval_data.BENCHMARKS for c in load_task_module(n, eval_folders).TASKS_TABLE}
     assert "gsm8k" in builtin and "math_500" in builtin  # the names we must avoid really are taken
     assert not ours & builtin
 
@@ -115,3 +118,25 @@ def test_unknown_template_is_an_error(eval_folders):
     row = rows(eval_folders["gsm8k"])[0]
     with settings_file(tasks=eval_folders, template="vicuna"), pytest.raises(ValueError, match="vicuna"):
         module.gsm8k_prompt(row, "augmath_gsm8k")
+
+
+@pytest.mark.parametrize("name", ["svamp", "math500"])
+def test_per_task_sample_limit_keeps_the_items_lighteval_max_samples_picks(name, eval_folders):
+    """`--max-samples math500=8`: a filter keeps exactly the K items `lighteval --max-samples K` evaluates (so
+    runs with a per-task and a global limit score the same items), the few-shot pool untouched, and a name that
+    differs per subset (lighteval's answer cache keys on the config and on each doc's index)."""
+    from lighteval.tasks.lighteval_task import LightevalTask
+
+    with settings_file(tasks=eval_folders):
+        full = LightevalTask(load_task_module(name, eval_folders).TASKS_TABLE[0])
+        expected = {d.specific["id"] for d in full.get_docs(max_samples=8)}
+    limited_module = load_task_module(name, eval_folders, max_samples={name: 8})
+    config = limited_module.TASKS_TABLE[0]
+    assert config.hf_filter.__name__.startswith("first_8_of_")
+    with settings_file(tasks=eval_folders, max_samples={name: 8}):
+        task = LightevalTask(config)
+        assert {d.specific["id"] for d in task.get_docs()} == expected
+        assert len(task.dataset["train"]) == len(rows(eval_folders[name], "train"))
+    other = load_task_module(name, eval_folders, max_samples={name: 9}).TASKS_TABLE[0]
+    assert other.hf_filter.__name__ != config.hf_filter.__name__
+    assert load_task_module(name, eval_folders).TASKS_TABLE[0].hf_filter is None

@@ -63,7 +63,17 @@ def test_build_reads_every_augment_run_under_a_distinct_name():
     # The base model's eval feeds the transfer matrix but not the fit (it has no data amount N).
     assert any("eval-base-embedded" in a for a in stages["transfer"].argv)
     assert not any("eval-base" in a for a in stages["fit"].argv) and "eval-base-embedded" not in stages["fit"].deps
-    assert sum("eval-train-" in a for a in stages["fit"].argv) == 3
+    assert sum("eval-train-" in a for a in stages["fit"].argv) == 6
+    # The main job measures something that moves: bits per byte, a curve over >= 4 nested amounts of one config,
+    # and >= 2 strategies plus the original seeds at one equal N (issue #14).
+    assert all(t.endswith("_bpb") for t in cfg.eval["tasks"]) and {"gsm8k_bpb", "math500_bpb", "svamp_bpb"} <= set(
+        cfg.eval["tasks"])
+    runs = {r["config"]: r["amounts"] for r in cfg.train["runs"]}
+    assert any(len(a) >= 4 for a in runs.values())
+    shared = set.intersection(*(set(a) for c, a in runs.items() if c.startswith("gsm8k-")))
+    assert shared and "gsm8k-original" in runs and len([c for c in runs if c != "gsm8k-original"]) >= 2
+    max_samples = next(a for a in stages["eval-base-embedded"].argv if "gsm8k_bpb=" in a)
+    assert "math500_bpb=" in max_samples  # per-task item counts reach `augmath eval`
 
 
 def test_two_augment_runs_need_distinct_names(tmp_path):
@@ -87,6 +97,26 @@ def test_bad_config_is_named(tmp_path):
     bad.write_text("name: x\nworkdir: w\naugment: [{source: gsm8k, strategies: [numbers]}]\ntrian: {}\n")
     with pytest.raises(ValueError, match=r"trian: unknown key \(did you mean 'train'\?\)"):
         ExperimentConfig.from_yaml(bad)
+
+
+@pytest.mark.parametrize("eval_section, message", [
+    ("{tasks: [gsm8k_bpd]}", r"eval\.tasks: unknown task\(s\) gsm8k_bpd; valid: gsm8k, .*gsm8k_bpb"),
+    ("{tasks: [gsm8k_bpb], max_samples: {svamp_bpb: 4}}", r"eval\.max_samples: svamp_bpb not in eval\.tasks"),
+    ("{tasks: [gsm8k_bpb], max_samples: {gsm8k_bpb: many}}", r"eval\.max_samples\.gsm8k_bpb: expected an integer"),
+])
+def test_bad_eval_sections_are_named(tmp_path, eval_section, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"name: x\nworkdir: w\naugment: [{{source: gsm8k, strategies: [numbers]}}]\neval: {eval_section}\n")
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig.from_yaml(bad)
+
+
+def test_per_task_sample_sizes_reach_the_eval_command(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("name: x\nworkdir: w\naugment: [{source: gsm8k, strategies: [numbers]}]\n"
+                    "eval: {tasks: [gsm8k_bpb, math500_bpb], max_samples: {gsm8k_bpb: 14, math500_bpb: 4}}\n")
+    argv = next(s.argv for s in plan(ExperimentConfig.from_yaml(good)) if s.name.startswith("eval-"))
+    assert argv[argv.index("--max-samples") + 1] == "gsm8k_bpb=14,math500_bpb=4"
 
 
 @pytest.fixture(scope="module")

@@ -149,12 +149,12 @@ def test_cli_writes_json_and_plots(tmp_path, capsys):
     rc = main(["fit", *map(str, folders), "--out", str(out), "--target-acc", "0.3", "--resamples", "200"])
     assert rc == 0
     doc = json.loads((out / "fit.json").read_text())
-    assert doc["schema"] == "augmath.analysis.fit/1"
+    assert doc["schema"] == "augmath.analysis.fit/2"
     assert {f["task"] for f in doc["fits"]} == {"gsm8k", "svamp"}
     assert doc["skipped"][0]["series"] == "gsm8k-original"
     g = next(f for f in doc["fits"] if f["task"] == "gsm8k")
     assert g["models"]["loglinear"]["params"]["b"] == pytest.approx(0.05, abs=0.01)
-    assert g["target"]["accuracy"] == 0.3 and g["target"]["n"] > 8000
+    assert g["target"]["value"] == 0.3 and g["target"]["n"] > 8000 and g["metric"] == "accuracy"
     assert [p["n_train"] for p in g["points"]] == [1000, 2000, 4000, 8000]
     for png in doc["plots"].values():
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -203,3 +203,79 @@ def test_single_amount_only_is_a_clear_error(tmp_path, capsys):
 def test_not_a_results_folder(tmp_path, capsys):
     assert main(["fit", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert f"{tmp_path}: not a results folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ bits per byte (the likelihood tasks)
+
+def _bpb_folders(tmp_path, ns=(2, 4, 8, 16), start=0.95, slope=-0.06, config="gsm8k-numbers", nested=True):
+    """Bits per byte falling log-linearly in N, per item around a fixed difficulty (nested: shared items)."""
+    return [write_results(tmp_path / f"{config}-{n}", accuracies={}, seed=i, nested=nested,
+                          bpb={"gsm8k_bpb": start + slope * math.log(n), "svamp_bpb": 1.2 + slope / 3 * math.log(n)},
+                          provenance=trained(config, n, "gsm8k", config.partition("-")[2] or None))
+            for i, n in enumerate(ns)]
+
+
+def test_bpb_fit_falls_with_n_and_predicts_the_n_for_a_target(tmp_path, capsys):
+    folders = _bpb_folders(tmp_path)
+    out = tmp_path / "fit"
+    assert main(["fit", *map(str, folders), "--out", str(out), "--target-bpb", "0.7", "--resamples", "300"]) == 0
+    doc = json.loads((out / "fit.json").read_text())
+    g = next(f for f in doc["fits"] if f["task"] == "gsm8k_bpb")
+    assert g["metric"] == "bpb" and g["higher_is_better"] is False and g["bootstrap"]["scheme"] == "paired"
+    lin = g["models"]["loglinear"]
+    assert lin["params"]["b"] == pytest.approx(-0.06, abs=0.01) and lin["ci"]["b"][1] < 0
+    assert [p["value"] for p in g["points"]] == pytest.approx([0.95 - 0.06 * math.log(n) for n in (2, 4, 8, 16)])
+    # the change from the smallest to the largest N, paired over the same items: far outside its interval
+    change = g["change"]
+    assert change["difference"] == pytest.approx(-0.06 * math.log(8), abs=1e-9)
+    assert change["ci"][1] < 0 and change["ci"][1] - change["ci"][0] < abs(change["difference"]) / 2
+    # a fall to 0.7 bits/byte: N = exp((0.7 - a) / b) ~ 64, beyond the measured 16
+    t = g["target"]
+    assert t["value"] == 0.7 and t["n"] == pytest.approx(math.exp((0.7 - 0.95) / -0.06), rel=0.2)
+    assert t["extrapolated"] is True and t["ci"][0] < t["n"] < t["ci"][1]
+    assert "bits/byte 0.7" in capsys.readouterr().out
+    assert doc["targets"] == {"accuracy": None, "bpb": 0.7}
+    # no floor/ceiling flags for bits per byte
+    assert not any("floor" in f or "ceiling" in f for f in g["flags"])
+
+
+def test_bpb_that_rises_with_n_never_falls_to_a_target():
+    fit = fit_points([Point(float(n), v, 3, np.array([v, v + 0.01, v - 0.01]), ["a", "b", "c"], "x", "bpb")
+                      for n, v in ((2, 0.8), (4, 0.85), (8, 0.9))], target=0.5, resamples=50)
+    assert fit["target"]["n"] is None and "fall" in fit["target"]["note"]
+    with pytest.raises(FitError, match="must be > 0"):
+        fit_points([Point(2.0, 0.9, 1, np.array([0.9]), ["a"], "x", "bpb"),
+                    Point(4.0, 0.8, 1, np.array([0.8]), ["a"], "x", "bpb")], target=-1)
+
+
+def test_bpb_independent_items_are_resampled_per_point(tmp_path):
+    folders = _bpb_folders(tmp_path, nested=False)
+    for i, f in enumerate(folders):  # a different item key set per folder: no pairing possible
+        path = f / "details" / "gsm8k_bpb.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**r, "id": f"{i}-{r['id']}"}) + "\n" for r in rows))
+    out = tmp_path / "fit"
+    assert main(["fit", *map(str, folders), "--out", str(out), "--task", "gsm8k_bpb", "--resamples", "200"]) == 0
+    g = json.loads((out / "fit.json").read_text())["fits"][0]
+    assert g["bootstrap"]["scheme"] == "independent"
+    lo, hi = g["points"][0]["ci"]
+    assert lo < g["points"][0]["value"] < hi and hi - lo > 0.01  # a real interval, not a binomial of a non-0/1 score
+
+
+def test_bpb_plot_axis_is_bits_per_byte_and_accuracy_axis_is_percent(tmp_path, monkeypatch):
+    from augmath.analysis import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.setdefault(path.name, fig))
+    from augmath.analysis.fit import fit_results
+
+    fit_results(list(map(str, _bpb_folders(tmp_path / "b"))) + list(map(str, _scaling_folders(tmp_path / "a"))),
+                tmp_path / "fit", resamples=50)
+    bpb_ax, acc_ax = drawn["fit_gsm8k_bpb.png"].axes[0], drawn["fit_gsm8k.png"].axes[0]
+    assert bpb_ax.get_ylabel().startswith("bits per byte") and acc_ax.get_ylabel() == "accuracy (%)"
+    bpb_y = bpb_ax.lines[0].get_ydata()  # the measured points (errorbar's line)
+    acc_y = acc_ax.lines[0].get_ydata()
+    assert list(bpb_y) == pytest.approx([0.95 - 0.06 * math.log(n) for n in (2, 4, 8, 16)])
+    # accuracy is stored as a fraction and drawn in percent, as the axis says
+    assert list(acc_y) == pytest.approx([100 * (0.1 + 0.05 * math.log(n / 1000)) for n in (1000, 2000, 4000, 8000)],
+                                        abs=0.5)

@@ -133,6 +133,60 @@ def test_bad_results_folder_is_named(tmp_path):
         write_report(tmp_path / "r", [bad])
 
 
+# ------------------------------------------------------------------ bits per byte: strategies at equal N
+
+def _bpb_study(tmp_path):
+    """A demo-shaped study: a numbers series at 4 nested N, and numbers / reverse / original at N = 16."""
+    base = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    folders = [write_results(tmp_path / "res" / "base", accuracies={}, provenance=None, model=base,
+                             bpb={"gsm8k_bpb": 1.0, "svamp_bpb": 1.4})]
+    for i, n in enumerate((2, 4, 8, 16)):
+        folders.append(write_results(tmp_path / "res" / f"numbers-{n}", accuracies={}, seed=i + 1,
+                                     bpb={"gsm8k_bpb": 0.95 - 0.06 * math.log(n), "svamp_bpb": 1.3},
+                                     provenance=trained("gsm8k-numbers", n, "gsm8k", "numbers", base=base)))
+    folders.append(write_results(tmp_path / "res" / "orig-16", accuracies={}, seed=7,
+                                 bpb={"gsm8k_bpb": 0.95 - 0.06 * math.log(16) + 0.05, "svamp_bpb": 1.3},
+                                 provenance=trained("gsm8k-original", 16, "gsm8k", "original", base=base)))
+    folders.append(write_results(tmp_path / "res" / "reverse-16", accuracies={}, seed=8,
+                                 bpb={"gsm8k_bpb": 0.95 - 0.06 * math.log(16) + 0.05, "svamp_bpb": 1.25},
+                                 provenance=trained("gsm8k-reverse", 16, "gsm8k", "reverse", base=base)))
+    return folders
+
+
+def test_bpb_report_compares_strategies_at_equal_n_with_paired_intervals(tmp_path):
+    out = tmp_path / "report"
+    md = write_report(out, _bpb_study(tmp_path)).read_text()
+    # the figures come first, then the findings in words, then the tables
+    assert md.index("## Figures") < md.index("![scaling on gsm8k_bpb]") < md.index("## Findings") \
+        < md.index("## Strategies at equal N") < md.index("## Scaling with the amount")
+    assert "no accuracy claim" in md
+    summary = json.loads((out / "report.json").read_text())
+    rows = {(r["label"], r["task"]): r for r in summary["comparisons"]}
+    assert {r["n_train"] for r in summary["comparisons"]} == {16}  # only N with an original row to compare to
+    numbers = rows[("AugGSM8K: numbers", "gsm8k_bpb")]
+    # numbers is 0.05 bits/byte below the original on GSM8K: the paired interval excludes 0 -> helps
+    assert numbers["vs"] == "GSM8K original" and numbers["in_domain"]
+    assert numbers["delta"]["difference"] == pytest.approx(-0.05, abs=1e-9)
+    assert numbers["delta"]["ci"][1] < 0 and numbers["verdict"] == "helps"
+    # reverse equals the original on GSM8K: no clear difference, whatever its sign
+    reverse = rows[("AugGSM8K: reverse", "gsm8k_bpb")]
+    assert reverse["delta"]["ci"][0] < 0 < reverse["delta"]["ci"][1] and reverse["verdict"] == "no clear difference"
+    # cross-domain: reverse is 0.05 lower on SVAMP -> helps there
+    assert not rows[("AugGSM8K: reverse", "svamp_bpb")]["in_domain"]
+    assert rows[("AugGSM8K: reverse", "svamp_bpb")]["verdict"] == "helps"
+    assert rows[("GSM8K original", "gsm8k_bpb")]["kind"] == "original" and "delta" not in rows[("GSM8K original", "gsm8k_bpb")]
+    # the table and the findings carry the differences with their intervals
+    assert re.search(r"\| AugGSM8K: numbers \| gsm8k_bpb \| in-domain \| 0\.\d{3} bits/byte \[0\.\d{3}, 0\.\d{3}\] \| "
+                     r"-0\.050 \[-0\.\d{3}, -0\.\d{3}\] \| \*\*helps\*\* \|", md)
+    assert re.search(r"At N = 16, \*\*AugGSM8K: numbers\*\* against GSM8K original: helps on gsm8k_bpb", md)
+    # the scaling finding: the decrease from N=2 to N=16, paired, outside the evaluation noise
+    assert re.search(r"\*\*gsm8k_bpb\*\*, gsm8k-numbers: 0\.9\d\d bits/byte \[.*\] at N = 2 → 0\.7\d\d bits/byte .* at "
+                     r"N = 16; change -0\.125 \[-0\.1\d\d, -0\.1\d\d\], paired over the same items: larger than the "
+                     r"evaluation noise", md)
+    card = str(render_results_card(out))
+    assert "## Findings" in card and "helps on gsm8k_bpb" in card and "#### N = 16" in card
+
+
 def test_a_published_report_names_artifacts_by_hub_id_and_links_nothing_local(tmp_path):
     base = str(tmp_path / "stages" / "base" / "model")  # a local base model (not on the Hub)
     results = _results(tmp_path, base=base)

@@ -118,3 +118,43 @@ def test_cli(tmp_path, capsys):
     assert not (out / "transfer_delta.csv").exists()
     assert main(["transfer", str(tmp_path / "nothing-here"), "--out", str(out)]) == 2
     assert "nothing-here: not a results folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ bits per byte (the likelihood tasks)
+
+def _bpb_experiment(tmp_path):
+    spec = {"base": (None, 1.00), "orig": (trained("gsm8k-original", 16, "gsm8k", "original"), 0.80),
+            "numbers": (trained("gsm8k-numbers", 16, "gsm8k", "numbers"), 0.75),
+            "reverse": (trained("gsm8k-reverse", 16, "gsm8k", "reverse"), 0.82)}
+    return {name: write_results(tmp_path / name, accuracies={}, seed=i, model=DEMO_BASE if prov is None else None,
+                                provenance=prov, bpb={"gsm8k_bpb": g, "math500_bpb": 0.9, "svamp_bpb": g + 0.3})
+            for i, (name, (prov, g)) in enumerate(spec.items())}
+
+
+def test_bpb_matrix_columns_are_benchmarks_and_deltas_favour_lower(tmp_path):
+    folders = _bpb_experiment(tmp_path)
+    out = tmp_path / "transfer"
+    matrix = write_transfer(list(folders.values()), out)  # auto: no accuracy task anywhere -> bits per byte
+    assert matrix["metric"] == "bpb" and matrix["higher_is_better"] is False
+    assert matrix["columns"] == ["gsm8k", "math500", "svamp"]
+    rows = {r["label"]: r for r in matrix["rows"]}
+    cell = rows["AugGSM8K: numbers"]["cells"]["gsm8k"]
+    assert cell["value"] == pytest.approx(0.75) and cell["in_domain"] and cell["task"] == "gsm8k_bpb"
+    assert not rows["AugGSM8K: numbers"]["cells"]["svamp"]["in_domain"]
+    assert cell["delta"] == pytest.approx(-0.05)  # lower than the original's: better
+    md = (out / "transfer.md").read_text()
+    assert "bits per byte of the reference solution, lower is better" in md
+    assert "| AugGSM8K: numbers | 16 | **0.750 ± 0.0" in md and "negative = better" in md
+    assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_metric_switch_and_bad_metric(tmp_path, capsys):
+    folders = _bpb_experiment(tmp_path)
+    mixed = write_results(tmp_path / "mixed", accuracies={"gsm8k": 0.1}, bpb={"gsm8k_bpb": 0.7},
+                          provenance=trained("gsm8k", 32, "gsm8k", None))
+    assert build_matrix([load_results(p) for p in [*folders.values(), mixed]])["metric"] == "accuracy"
+    by_bpb = build_matrix([load_results(p) for p in [*folders.values(), mixed]], metric="bpb")
+    assert {r["label"]: r["cells"]["gsm8k"]["value"] for r in by_bpb["rows"]}["AugGSM8K"] == pytest.approx(0.7)
+    out = tmp_path / "t"
+    assert main(["transfer", *map(str, folders.values()), "--out", str(out), "--metric", "accuracy"]) == 2
+    assert "no results folder has a accuracy task" in capsys.readouterr().err

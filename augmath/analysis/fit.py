@@ -1,14 +1,16 @@
-"""`augmath fit`: how accuracy scales with the amount of augmented data N (MuggleMath's second question).
+"""`augmath fit`: how a task's score scales with the amount of augmented data N (MuggleMath's second question).
 
+The score y is a task's accuracy (higher is better) or, for a likelihood task (gsm8k_bpb), the bits per byte of
+the reference solution (lower is better); both are means over evaluation items and are fitted the same way.
 Two models in x = ln N, both fitted by least squares:
-    log-linear   acc = a + b·x
-    segmented    acc = a + b1·x + (b2 - b1)·max(0, x - c)   (two lines joined at the breakpoint c = ln N_c)
+    log-linear   y = a + b·x
+    segmented    y = a + b1·x + (b2 - b1)·max(0, x - c)   (two lines joined at the breakpoint c = ln N_c)
 The breakpoint is searched on a grid (refined for the point estimate) restricted so that each piece has at
 least two observed N strictly on each side. The segmented model is chosen only if BIC prefers it by more than 2,
 BIC computed with the noise variance *known* from the per-sample data rather than estimated from 4-7 residuals
 (docs/analysis.md says why BIC, and why not AIC or leave-one-out, which are reported alongside).
 
-Uncertainty comes from a bootstrap over per-sample correctness: every replicate resamples each point's
+Uncertainty comes from a bootstrap over per-sample scores: every replicate resamples each point's
 eval items and refits both models. When all points were scored on the same items (the usual case: one
 test set, several N) the items are resampled *jointly* (paired), keeping the correlation that the shared
 test set induces; otherwise each point is resampled on its own. This captures evaluation noise only, not
@@ -26,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from augmath.analysis.results import HIGHER_IS_BETTER, METRIC_LABELS, ResultsFolder, is_demo_model, load_many
+from augmath.analysis.stats import bootstrap_means, finite as _finite, percentile_interval
 from augmath.io import DataError, write_json_atomic
-from augmath.analysis.results import ResultsFolder, is_demo_model, load_many
 from augmath.analysis.scaling import (
     fit_loglinear, fit_segmented, information_criteria, loo_rmse, predict, solve_target,
 )
 
-SCHEMA = "augmath.analysis.fit/1"
+SCHEMA = "augmath.analysis.fit/2"  # /2: fits carry `metric`; points and targets a `value` (was `accuracy`)
 BIC_MARGIN = 2.0  # Kass & Raftery: a BIC difference below 2 is "not worth more than a bare mention"
 
 
@@ -43,59 +46,63 @@ class FitError(ValueError):
 @dataclass
 class Point:
     n_train: float
-    accuracy: float
+    value: float          # the task's score: accuracy, or bits per byte
     n: int
-    correct: np.ndarray
+    values: np.ndarray    # per item: 1.0/0.0 correctness, or bits per byte
     keys: list[str]
     source: str
+    metric: str = "accuracy"
 
 
 def points_from_results(folders: list[ResultsFolder], task: str) -> list[Point]:
     points = []
     for r in folders:
-        correct, keys = r.correct(task)
-        points.append(Point(r.n_train(), r.score(task).accuracy, r.score(task).n, correct, keys, str(r.path)))
+        values, keys = r.values(task)
+        score = r.score(task)
+        points.append(Point(r.n_train(), score.value, score.n, values, keys, str(r.path), score.metric))
+    metrics = {p.metric for p in points}
+    if len(metrics) > 1:
+        raise DataError(f"task '{task}' is scored in {' and '.join(sorted(metrics))} in different folders")
     return points
 
 
-def bootstrap_accuracies(points: list[Point], resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """(len(points), resamples) bootstrap accuracies and the scheme used ("paired" or "independent")."""
+def bootstrap_points(points: list[Point], resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """(len(points), resamples) bootstrap scores and the scheme used ("paired" or "independent")."""
     key_sets = [tuple(sorted(p.keys)) for p in points]
     paired = len(set(key_sets)) == 1 and len(set(key_sets[0])) == len(key_sets[0])
-    out = np.empty((len(points), resamples))
     if paired:
         order = points[0].keys
         columns = []
         for p in points:
             where = {k: i for i, k in enumerate(p.keys)}
-            columns.append(p.correct[[where[k] for k in order]])
-        table = np.column_stack(columns).astype(float)  # (items, points)
-        m = len(order)
-        for start in range(0, resamples, 200):  # chunks keep the (replicates x items) weights small
-            stop = min(start + 200, resamples)
-            weights = rng.multinomial(m, np.full(m, 1.0 / m), size=stop - start)
-            out[:, start:stop] = (weights @ table / m).T
-        return out, "paired"
-    # Resampling a 0/1 vector of length n with k ones gives Binomial(n, k/n) ones: the same distribution, drawn directly.
+            columns.append(p.values[[where[k] for k in order]])
+        return bootstrap_means(np.column_stack(columns), resamples, rng), "paired"
+    out = np.empty((len(points), resamples))
     for i, p in enumerate(points):
-        out[i] = rng.binomial(p.n, p.correct.mean(), size=resamples) / p.n
+        if p.metric == "accuracy":
+            # A 0/1 vector of length n with k ones resamples to Binomial(n, k/n) ones: the same distribution, drawn directly.
+            out[i] = rng.binomial(p.n, p.values.mean(), size=resamples) / p.n
+        else:
+            out[i] = bootstrap_means(p.values, resamples, rng)[0]
     return out, "independent"
 
 
 def _interval(values: np.ndarray, confidence: float) -> list[float | None]:
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha], method="inverted_cdf")
-    return [_finite(lo), _finite(hi)]
+    return percentile_interval(values, confidence)
 
 
-def _finite(v) -> float | None:
-    v = float(v)
-    return (0.0 if abs(v) < 1e-12 else v) if math.isfinite(v) else None  # no "-0.0000" from rounding noise
+def check_target(target: float, metric: str) -> None:
+    if metric == "accuracy" and not 0 < target <= 1:
+        raise FitError(f"target accuracy {target} is outside (0, 1]")
+    if metric == "bpb" and not target > 0:
+        raise FitError(f"target bits per byte {target} must be > 0")
 
 
 def fit_points(points: list[Point], *, target: float | None = None, resamples: int = 1000, seed: int = 0,
                confidence: float = 0.95) -> dict:
-    """Fit both models to the points; returns the JSON-ready record (raises FitError on degenerate input)."""
+    """Fit both models to the points; returns the JSON-ready record (raises FitError on degenerate input).
+
+    `target`: a score to reach (accuracy to rise to, or bits per byte to fall to, by the points' metric)."""
     if len(points) < 2:
         where = f" (N={points[0].n_train:g} from {points[0].source})" if points else ""
         raise FitError(f"only {len(points)} point{where}: a fit needs results at two or more distinct N")
@@ -103,16 +110,17 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
         raise FitError("every N must be > 0 (the fit uses ln N)")
     if resamples < 10 or not 0.5 <= confidence < 1:
         raise FitError(f"need >= 10 bootstrap resamples and a confidence in [0.5, 1) (got {resamples}, {confidence})")
-    if target is not None and not 0 < target <= 1:
-        raise FitError(f"target accuracy {target} is outside (0, 1]")
+    metric = points[0].metric
+    if target is not None:
+        check_target(target, metric)
     points = sorted(points, key=lambda p: p.n_train)
     x = np.log([p.n_train for p in points])
-    y = np.array([p.accuracy for p in points])
+    y = np.array([p.value for p in points])
     if len(np.unique(x)) < 2:
         raise FitError(f"all {len(points)} results have the same N={points[0].n_train:g}: the slope in ln N is undefined")
     flags = _data_flags(points, y)
 
-    boot, scheme = bootstrap_accuracies(points, resamples, np.random.default_rng(seed))
+    boot, scheme = bootstrap_points(points, resamples, np.random.default_rng(seed))
     models = {"loglinear": _model_record("loglinear", x, y, boot, confidence),
               "segmented": _model_record("segmented", x, y, boot, confidence)}
     noise = _score_models(models, boot, len(points))
@@ -120,8 +128,11 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
 
     lo_n, hi_n = points[0].n_train, points[-1].n_train
     record = {
-        "points": [{"n_train": p.n_train, "accuracy": p.accuracy, "n": p.n,
-                    "ci": _interval(boot[i], confidence), "results": p.source} for i, p in enumerate(points)],
+        "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric],
+        "points": [{"n_train": p.n_train, "value": p.value, "n": p.n, "ci": _interval(boot[i], confidence),
+                    # the change from the smallest N, from the same replicates (paired when the items are shared)
+                    "change": float(y[i] - y[0]), "change_ci": _interval(boot[i] - boot[0], confidence),
+                    "results": p.source} for i, p in enumerate(points)],
         "bootstrap": {"scheme": scheme, "resamples": resamples, "seed": seed, "confidence": confidence},
         "noise": noise,
         "models": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in models.items()},
@@ -129,9 +140,11 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
         "selection": selection,
         "flags": flags,
     }
+    record["change"] = {"from_n": points[0].n_train, "to_n": points[-1].n_train, "difference": float(y[-1] - y[0]),
+                        "ci": record["points"][-1]["change_ci"]}
     target_x = None
     if target is not None:
-        record["target"] = _target(models[selected], target, confidence, lo_n, hi_n)
+        record["target"] = _target(models[selected], target, confidence, lo_n, hi_n, HIGHER_IS_BETTER[metric])
         target_x = math.log(record["target"]["n"]) if record["target"]["n"] else None
     record["curve"] = _curve(models, selected, x, target_x, confidence)
     return record
@@ -140,8 +153,12 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
 def _data_flags(points: list[Point], y: np.ndarray) -> list[str]:
     flags = []
     if np.ptp(y) == 0:
-        flags.append(f"flat: every accuracy is {y[0]:.3f}, so the fitted slope is 0 and no trend can be read")
-    for bound, word in ((0.0, "floor (0)"), (1.0, "ceiling (1)")):
+        flags.append(f"flat: every score is {y[0]:.3f}, so the fitted slope is 0 and no trend can be read")
+    if points[0].metric != "accuracy":  # bits per byte has no bound a line must respect at these scales
+        bounds = ()
+    else:
+        bounds = ((0.0, "floor (0)"), (1.0, "ceiling (1)"))
+    for bound, word in bounds:
         k = int(np.sum(y == bound))
         if k and np.ptp(y) > 0:
             flags.append(f"{k} point(s) at the {word}: a line in ln N cannot follow a bound; read slopes with care")
@@ -197,17 +214,27 @@ def _select(models: dict, n_points: int) -> tuple[str, dict]:
     return chosen, info
 
 
-def _target(model: dict, target: float, confidence: float, lo_n: float, hi_n: float) -> dict:
-    x_point = solve_target(model["_point"], target)[0]
-    x_boot = solve_target(model["_boot"], target)
+def _negated(params: dict) -> dict:
+    """The same curve upside down (y -> -y): a fall to a target is a rise to its negative."""
+    return {k: (v if k in ("c", "sse") else -v) for k, v in params.items()}
+
+
+def _target(model: dict, target: float, confidence: float, lo_n: float, hi_n: float, rising: bool = True) -> dict:
+    """The smallest N at which the curve reaches `target`: rises to it (accuracy) or falls to it (bits per byte)."""
+    if rising:
+        x_point, x_boot = solve_target(model["_point"], target)[0], solve_target(model["_boot"], target)
+    else:
+        x_point = solve_target(_negated(model["_point"]), -target)[0]
+        x_boot = solve_target(_negated(model["_boot"]), -target)
     with np.errstate(over="ignore"):
         n_point, n_boot = float(np.exp(x_point)), np.exp(x_boot)  # unreachable -> inf
     reachable = float(np.mean(np.isfinite(n_boot)))
-    out = {"accuracy": target, "n": _finite(n_point), "ci": _interval(n_boot, confidence),
+    out = {"value": target, "n": _finite(n_point), "ci": _interval(n_boot, confidence),
            "reachable_fraction": reachable,
            "extrapolated": math.isfinite(n_point) and not (lo_n <= n_point <= hi_n)}
     if not math.isfinite(n_point):
-        out["note"] = "the fitted curve never reaches the target (slope <= 0 where it would need to rise)"
+        out["note"] = ("the fitted curve never reaches the target (slope <= 0 where it would need to rise)" if rising else
+                       "the fitted curve never reaches the target (slope >= 0 where it would need to fall)")
     elif out["extrapolated"]:
         out["note"] = f"extrapolated beyond the observed N range [{lo_n:g}, {hi_n:g}]"
     if out["ci"][1] is None:
@@ -247,16 +274,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="+", help="results folders written by `augmath eval`")
     p.add_argument("--out", required=True, help="output folder (fit.json, fit_<task>.png)")
     p.add_argument("--task", help="fit only this task (default: every task present in all folders of a series)")
-    p.add_argument("--target-acc", type=float, help="also predict the N that reaches this accuracy (0-1)")
+    p.add_argument("--target-acc", type=float, help="also predict the N at which accuracy rises to this (0-1)")
+    p.add_argument("--target-bpb", type=float,
+                   help="also predict the N at which bits per byte (the _bpb tasks) falls to this")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=0)
 
 
-def fit_results(paths: list, out_dir, *, task=None, target=None, resamples=1000, confidence=0.95, seed=0) -> dict:
-    """Fit every (series, task) in the given results folders; writes out_dir/fit.json and PNGs; returns the JSON."""
+def fit_results(paths: list, out_dir, *, task=None, target=None, target_bpb=None, resamples=1000, confidence=0.95,
+                seed=0) -> dict:
+    """Fit every (series, task) in the given results folders; writes out_dir/fit.json and PNGs; returns the JSON.
+
+    target: the accuracy to predict N for (accuracy tasks); target_bpb: the bits per byte (likelihood tasks)."""
     from augmath.analysis.plots import plot_scaling
 
+    targets = {"accuracy": target, "bpb": target_bpb}
+    for metric, value in targets.items():
+        if value is not None:
+            check_target(value, metric)  # bad input fails before any folder is read
     folders = load_many(paths)
     groups: dict[tuple, list[ResultsFolder]] = defaultdict(list)
     for r in folders:
@@ -276,7 +312,8 @@ def fit_results(paths: list, out_dir, *, task=None, target=None, resamples=1000,
         for t in tasks:
             entry = {"task": t, "series": label, "base_model": base, "config": config}
             try:
-                entry.update(fit_points(points_from_results(members, t), target=target, resamples=resamples,
+                points = points_from_results(members, t)
+                entry.update(fit_points(points, target=targets[points[0].metric], resamples=resamples,
                                         seed=seed, confidence=confidence))
             except FitError as e:
                 entry["error"] = str(e)
@@ -292,16 +329,17 @@ def fit_results(paths: list, out_dir, *, task=None, target=None, resamples=1000,
         ok = [f for f in fits if f["task"] == t and "error" not in f]
         if ok:
             plots[t] = f"fit_{t}.png"
-            plot_scaling(ok, out_dir / plots[t], title=f"{t}: accuracy vs augmented data N", target=target,
-                         demo=any(is_demo_model(f["base_model"]) for f in ok))
-    doc = {"schema": SCHEMA, "target_accuracy": target, "plots": plots, "fits": fits, "skipped": skipped}
+            metric = ok[0]["metric"]
+            plot_scaling(ok, out_dir / plots[t], title=f"{t}: {METRIC_LABELS[metric]} vs augmented data N",
+                         target=targets[metric], demo=any(is_demo_model(f["base_model"]) for f in ok))
+    doc = {"schema": SCHEMA, "targets": targets, "plots": plots, "fits": fits, "skipped": skipped}
     write_json_atomic(out_dir / "fit.json", doc)
     return doc
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        doc = fit_results(args.results, args.out, task=args.task, target=args.target_acc,
+        doc = fit_results(args.results, args.out, task=args.task, target=args.target_acc, target_bpb=args.target_bpb,
                           resamples=args.resamples, confidence=args.confidence, seed=args.seed)
     except (DataError, FitError) as e:
         print(f"augmath fit: error: {e}", file=sys.stderr)
@@ -315,7 +353,8 @@ def run(args: argparse.Namespace) -> int:
         line = f"{f['task']:>8}  {f['series']}: {f['selected']} ({desc})"
         if "target" in f:
             tn = f["target"]["n"]
-            line += f"; N for acc {f['target']['accuracy']:.3g}: " + (f"{tn:,.0f}" if tn else "unreachable")
+            what = "acc" if f["metric"] == "accuracy" else "bits/byte"
+            line += f"; N for {what} {f['target']['value']:.3g}: " + (f"{tn:,.0f}" if tn else "unreachable")
             line += " (extrapolated)" if f["target"]["extrapolated"] else ""
         print(line + "".join(f"\n          flag: {x}" for x in f["flags"]))
     for k in doc["skipped"]:

@@ -5,10 +5,12 @@
                  timings=None, description=None)
     -> Path of OUT/report.md
 
-Sections: demo-model banner, the study's description, summary table (one row per model), strategy table,
-scaling fits (plot + parameters), transfer matrix (heatmap + table), data statistics (verification and drops
-from the run folders, decontamination counts from their report.json, configs from the dataset manifest),
-wall-clock per stage, and links to every artifact. It also writes OUT/report.json
+Sections: demo-model banner, the study's description, the figures (scaling plots, transfer heatmaps) first, the
+findings in words with their intervals, a summary table (one row per model), strategies compared at equal N
+(paired bootstrap over items against the original seeds, in-domain and cross-domain), the fit table, the
+transfer tables, data statistics (verification and drops from the run folders, decontamination counts from
+their report.json, configs from the dataset manifest), wall-clock per stage, and links to every artifact. It
+also writes OUT/report.json
 (the headline numbers, read by the results card: see `render_results_card`). Missing fit/transfer folders
 are computed into OUT/fit and OUT/transfer. `timings` (the runner's wall-clock per stage) adds a section and
 OUT/timings.json. See docs/analysis.md.
@@ -26,16 +28,20 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from augmath.io import DataError, atomic_write, read_json, write_json_atomic
-from augmath.analysis.sections import (data_statistics, fits_section, strategy_rows, strategy_table,
-                                       summary_table, timings_table)
 from augmath.analysis.results import is_demo_model, load_many
+from augmath.analysis.sections import (
+    comparisons_table, data_statistics, equal_n_comparisons, findings, fits_section, strategy_rows, strategy_table,
+    summary_table, timings_table,
+)
+from augmath.io import DataError, atomic_write, read_json, write_json_atomic
 from augmath.cards import REPO_ID_RE
 
-SCHEMA = "augmath.analysis.report/1"
-DEMO_BANNER = ("> **Demo model — numbers from a 135M model are plumbing, not accuracy claims.** The base model "
-               "here is the embedded SmolLM2-135M-Instruct demo model. The tables and plots show that every stage "
-               "ran end to end; they say nothing about which augmentation strategy works.")
+SCHEMA = "augmath.analysis.report/2"  # /2: comparisons at equal N, findings, metric-aware fits and strategies
+DEMO_BANNER = ("> **Demo model — a 135M model is no accuracy claim.** The base model here is the embedded "
+               "SmolLM2-135M-Instruct demo model, fine-tuned on a few dozen rows. What it can show is that the "
+               "measurements work and move: the likelihood of the benchmarks' reference solutions (bits per byte) "
+               "changes with the training data, with intervals; nothing here says which strategy makes a better "
+               "solver.")
 
 
 def _rel(path: Path, out_dir: Path) -> str:
@@ -133,6 +139,9 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     if demo is None:  # recognised by name (SmolLM2-135M); the runner can say so explicitly for renamed copies
         demo = any(is_demo_model(m) for m in base_models + [r.model for r in folders])
 
+    comparisons = equal_n_comparisons(folders)
+    table = transfer["_dir"] / transfer.get("files", {}).get("markdown", "transfer.md")
+
     md = [f"# {title}\n"]
     if demo:
         md.append(DEMO_BANNER + "\n")
@@ -140,10 +149,17 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         md.append(description.strip() + "\n")
     md.append("Base model(s): " + ", ".join(f"`{m}`" for m in base_models)
               + f". {len(folders)} results folder(s); benchmarks: {', '.join(transfer['columns'])}.\n")
-    md += ["## Summary\n", summary_table(folders, transfer["columns"])]
 
-    rows = strategy_rows(transfer)
-    md += ["## Strategies\n", strategy_table(rows)]
+    md.append("## Figures\n")  # what a reader sees first
+    for task, png in sorted((fit or {}).get("plots", {}).items()):
+        md.append(f"![scaling on {task}]({_figure(fit['_dir'] / png, out)})\n")
+    for key, caption in (("heatmap", "transfer heatmap"), ("delta_heatmap", "transfer deltas")):
+        if key in transfer.get("files", {}):
+            md.append(f"![{caption}]({_figure(transfer['_dir'] / transfer['files'][key], out)})\n")
+
+    md += ["## Findings\n", findings(fit, comparisons, demo)]
+    md += ["## Summary\n", summary_table(folders)]
+    md += ["## Strategies at equal N\n", comparisons_table(comparisons)]
 
     md.append("## Scaling with the amount of augmented data\n")
     if fit is None:
@@ -151,15 +167,11 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     else:
         if fit.get("error"):
             md.append(f"The fit could not run: {fit['error']}\n")
-        for task, png in sorted(fit.get("plots", {}).items()):
-            md.append(f"![scaling on {task}]({_figure(fit['_dir'] / png, out)})\n")
         md.append(fits_section(fit))
 
     md.append("## Transfer: in-domain and cross-domain\n")
-    for key, caption in (("heatmap", "transfer heatmap"), ("delta_heatmap", "transfer deltas")):
-        if key in transfer.get("files", {}):
-            md.append(f"![{caption}]({_figure(transfer['_dir'] / transfer['files'][key], out)})\n")
-    table = transfer["_dir"] / transfer.get("files", {}).get("markdown", "transfer.md")
+    rows = strategy_rows(transfer)
+    md += ["Each training data at its largest N:\n", strategy_table(rows)]
     if table.is_file():
         md.append(table.read_text(encoding="utf-8").replace("## ", "### ") + "\n")
 
@@ -173,7 +185,8 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     dataset_ref = hub.ref(dataset_dir)
     models = [{"name": hub.name(r.model), "url": Published.url(hub.name(r.model)), "base_model": hub.name(r.base_model),
                "config": r.config, "n_train": r.provenance.get("n_train") if r.trained else None,
-               "scores": {t: s.accuracy for t, s in r.tasks.items()}} for r in folders]
+               "scores": {t: {"value": s.value, "metric": s.metric} for t, s in r.tasks.items()}} for r in folders]
+    model_tasks = list(dict.fromkeys(t for r in folders for t in r.tasks))
     md.append("## Artifacts\n")
     links = [("fit parameters (JSON)", fit["_dir"] / "fit.json") if fit and not fit.get("error") else None]
     links += [(f"transfer {k}", transfer["_dir"] / f) for k, f in transfer.get("files", {}).items()]
@@ -192,12 +205,14 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     if html:
         atomic_write(out / "report.html", to_html(text, title))
     summary = {"schema": SCHEMA, "title": title, "demo_model": demo, "base_models": base_models,
-               "benchmarks": transfer["columns"], "strategies": rows,
+               "benchmarks": transfer["columns"], "metric": transfer.get("metric", "accuracy"), "strategies": rows,
+               "comparisons": comparisons, "findings": findings(fit, comparisons, demo),
+               "comparisons_markdown": comparisons_table(comparisons), "strategies_markdown": strategy_table(rows),
                "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],
                "figures": sorted(str(p.relative_to(out).as_posix()) for p in out.rglob("*.png")),
                "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else "",
-               "models": models, "dataset": ({"ref": dataset_ref, "url": Published.url(dataset_ref, "dataset")}
-                                             if dataset_ref else None),
+               "models": models, "model_tasks": model_tasks,
+               "dataset": ({"ref": dataset_ref, "url": Published.url(dataset_ref, "dataset")} if dataset_ref else None),
                "timings": timings}
     write_json_atomic(out / "report.json", summary)
     return report_path
@@ -222,8 +237,9 @@ def _fit_summary(f: dict) -> dict:
     if "error" in f:
         return {"task": f["task"], "series": f["series"], "error": f["error"]}
     m = f["models"][f["selected"]]
-    return {"task": f["task"], "series": f["series"], "model": f["selected"], "params": m["params"], "ci": m["ci"],
-            "target": f.get("target"), "flags": f["flags"]}
+    return {"task": f["task"], "series": f["series"], "metric": f.get("metric", "accuracy"), "model": f["selected"],
+            "params": m["params"], "ci": m["ci"], "target": f.get("target"), "change": f.get("change"),
+            "flags": f["flags"]}
 
 
 def to_html(markdown_text: str, title: str) -> str:

@@ -1,9 +1,14 @@
 """Read the results folders that `augmath eval` writes, for the analysis stages (fit, transfer, report).
 
 A results folder is
-    DIR/results.json          {model, backend, tasks: {task: {accuracy, n, stderr}},
+    DIR/results.json          {model, backend, tasks: {task: {accuracy, n, stderr}
+                                                       | {metric: "bpb", bpb, n, stderr, ...}},
                                provenance: {dataset, config, n_train, strategy, source, base_model, ...}}
-    DIR/details/<task>.jsonl  one row per evaluated sample, with at least `correct` (bool)
+    DIR/details/<task>.jsonl  one row per evaluated sample, with at least `correct` (bool), or `bpb` (a
+                              positive number) for a likelihood task (gsm8k_bpb)
+
+Two metrics, read the same way: `accuracy` (higher is better; per item 0/1) and `bpb`, bits per byte of the
+reference solution (lower is better; per item a positive number). A task's score is the mean of its items.
 
 Every problem is a `DataError` that names the file (and line or field), because these folders are often
 copied around by hand or come from another harness.
@@ -30,12 +35,24 @@ def is_demo_model(name: str | None) -> bool:
     return bool(name) and bool(_DEMO_MODEL.search(str(name)))
 
 
+METRICS = {"accuracy": "correct", "bpb": "bpb"}  # the task's metric -> its per-item field in details/<task>.jsonl
+METRIC_LABELS = {"accuracy": "accuracy", "bpb": "bits per byte of the reference solution"}
+HIGHER_IS_BETTER = {"accuracy": True, "bpb": False}
+
+
 @dataclass(frozen=True)
 class TaskScore:
     task: str
-    accuracy: float
+    value: float          # accuracy (0-1) or bits per byte
     n: int
     stderr: float
+    metric: str = "accuracy"
+
+    @property
+    def accuracy(self) -> float:
+        if self.metric != "accuracy":
+            raise DataError(f"task '{self.task}' is scored in {self.metric}, not accuracy")
+        return self.value
 
 
 def flatten_training_provenance(p: dict[str, Any]) -> dict[str, Any]:
@@ -125,30 +142,42 @@ class ResultsFolder:
         return self.path / "details" / f"{task}.jsonl"
 
     def correct(self, task: str) -> tuple[np.ndarray, list[str]]:
-        """Per-sample correctness for `task` and a key per sample (for pairing items across folders).
+        """Per-sample correctness (bool) of an accuracy task and a key per sample; see `values`."""
+        if self.score(task).metric != "accuracy":
+            raise DataError(f"{self.results_file}: task '{task}' is scored in {self.score(task).metric}, not accuracy")
+        values, keys = self.values(task)
+        return values.astype(bool), keys
 
-        Checked against results.json: the row count must equal `n` and the mean must equal `accuracy`,
+    def values(self, task: str) -> tuple[np.ndarray, list[str]]:
+        """Per-sample scores of `task` (1.0/0.0 correctness, or bits per byte) and a key per sample (for pairing
+        items across folders).
+
+        Checked against results.json: the row count must equal `n` and the mean must equal the task's score,
         otherwise a bootstrap over these rows would describe some other number.
         """
         score = self.score(task)
+        field_name = METRICS[score.metric]
         path = self.details_file(task)
         if not path.is_file():
             raise DataError(f"{path}: missing; per-sample details are needed for bootstrap intervals")
-        flags, keys = [], []
+        values, keys = [], []
         for i, row in enumerate(read_jsonl(path), start=1):
-            value = row.get("correct")
-            if not isinstance(value, bool):
+            value = row.get(field_name)
+            if score.metric == "accuracy" and not isinstance(value, bool):
                 raise DataError(f"{path}:{i}: field 'correct' should be true/false, got {value!r}")
-            flags.append(value)
+            if score.metric == "bpb" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                          or not math.isfinite(value) or value <= 0):
+                raise DataError(f"{path}:{i}: field 'bpb' should be a positive number, got {value!r}")
+            values.append(float(value))
             key = row.get("id", row.get("question"))
             keys.append(str(key) if key is not None else f"#{i}")
-        correct = np.asarray(flags, dtype=bool)
-        if len(correct) != score.n:
-            raise DataError(f"{path}: {len(correct)} rows but {self.results_file} says n={score.n} for '{task}'")
-        if abs(correct.mean() - score.accuracy) > 1e-6:
-            raise DataError(f"{path}: mean of 'correct' is {correct.mean():.6f} but {self.results_file} says "
-                            f"accuracy={score.accuracy:.6f} for '{task}'")
-        return correct, keys
+        array = np.asarray(values, dtype=float)
+        if len(array) != score.n:
+            raise DataError(f"{path}: {len(array)} rows but {self.results_file} says n={score.n} for '{task}'")
+        if abs(array.mean() - score.value) > 1e-6 * max(1.0, abs(score.value)):
+            raise DataError(f"{path}: mean of '{field_name}' is {array.mean():.6f} but {self.results_file} says "
+                            f"{score.metric}={score.value:.6f} for '{task}'")
+        return array, keys
 
 
 def _number(value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
@@ -176,13 +205,20 @@ def load_results(path: str | Path) -> ResultsFolder:
         where = f"{file}: field 'tasks.{name}"
         if not isinstance(entry, dict):
             raise DataError(f"{where}' should be an object")
-        acc = _number(entry.get("accuracy"), f"{where}.accuracy'", 0.0, 1.0)
+        metric = entry.get("metric", "accuracy")
+        if metric not in METRICS:
+            raise DataError(f"{where}.metric' is {metric!r}; valid: {', '.join(METRICS)}")
         n = entry.get("n")
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise DataError(f"{where}.n' should be a positive integer, got {n!r}")
         stderr = entry.get("stderr")
-        stderr = math.sqrt(acc * (1 - acc) / n) if stderr is None else _number(stderr, f"{where}.stderr'", 0.0)
-        tasks[name] = TaskScore(name, acc, n, stderr)
+        if metric == "accuracy":
+            value = _number(entry.get("accuracy"), f"{where}.accuracy'", 0.0, 1.0)
+            stderr = math.sqrt(value * (1 - value) / n) if stderr is None else _number(stderr, f"{where}.stderr'", 0.0)
+        else:
+            value = _number(entry.get("bpb"), f"{where}.bpb'", 0.0)
+            stderr = 0.0 if stderr is None else _number(stderr, f"{where}.stderr'", 0.0)
+        tasks[name] = TaskScore(name, value, n, stderr, metric)
     provenance = data.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise DataError(f"{file}: field 'provenance' should be an object")

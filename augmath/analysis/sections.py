@@ -1,6 +1,8 @@
-"""Markdown sections of the experiment report (augmath.analysis.report): strategy table, fit table, data statistics.
+"""Markdown sections of the experiment report (augmath.analysis.report): strategies compared at equal N, findings
+in words, fit table, data statistics.
 
-Each function takes the stages' JSON outputs or folders and returns markdown text; nothing here writes files.
+Each function takes the stages' JSON outputs or folders and returns JSON-ready records or markdown text; nothing
+here writes files.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from augmath.analysis.results import HIGHER_IS_BETTER, ResultsFolder
+from augmath.benchmarks import benchmark_of
 from augmath.io import read_json, read_jsonl
 
 _DECONTAM = re.compile(r"contam|overlap|leak", re.IGNORECASE)
@@ -26,7 +30,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def strategy_rows(transfer: dict) -> list[dict]:
-    """One row per training data of the transfer matrix: in-domain and cross-domain accuracy and their deltas."""
+    """One row per training data of the transfer matrix: in-domain and cross-domain scores (accuracy or bits per
+    byte, the matrix's metric) and their deltas against the original data."""
     rows = []
     originals = {(r["base_model"], tuple(r["sources"])): r for r in transfer["rows"] if r["kind"] == "original"}
     for r in transfer["rows"]:
@@ -35,36 +40,146 @@ def strategy_rows(transfer: dict) -> list[dict]:
         cross = {t: c for t, c in cells.items() if not c["in_domain"]}
         ref = originals.get((r["base_model"], tuple(r["sources"])))
         row = {"label": r["label"], "kind": r["kind"], "n_train": r["n_train"],
-               "in_domain": {t: [c["accuracy"], c["stderr"]] for t, c in ind.items()},
-               "in_domain_mean": _mean([c["accuracy"] for c in ind.values()]),
-               "cross_domain_mean": _mean([c["accuracy"] for c in cross.values()]),
+               "metric": transfer.get("metric", "accuracy"),
+               "in_domain": {t: [c["value"], c["stderr"]] for t, c in ind.items()},
+               "in_domain_mean": _mean([c["value"] for c in ind.values()]),
+               "cross_domain_mean": _mean([c["value"] for c in cross.values()]),
                "cross_domain_tasks": sorted(cross)}
         if ref is not None and ref is not r:
             ref_cells = {t: c for t, c in ref["cells"].items() if c is not None}
-            d_in = [c["accuracy"] - ref_cells[t]["accuracy"] for t, c in ind.items() if t in ref_cells]
-            d_x = [c["accuracy"] - ref_cells[t]["accuracy"] for t, c in cross.items() if t in ref_cells]
+            d_in = [c["value"] - ref_cells[t]["value"] for t, c in ind.items() if t in ref_cells]
+            d_x = [c["value"] - ref_cells[t]["value"] for t, c in cross.items() if t in ref_cells]
             row.update(vs=ref["label"], delta_in_domain=_mean(d_in), delta_cross_domain=_mean(d_x))
         rows.append(row)
     return rows
 
 
+def _score(x: float | None, metric: str, signed: bool = False) -> str:
+    if x is None:
+        return "—"
+    if metric == "bpb":
+        return f"{x:+.3f}" if signed else f"{x:.3f}"
+    return _pct(x, signed)
+
+
 def strategy_table(rows: list[dict]) -> str:
+    """Each training data at its largest N (the transfer matrix's rows), in the matrix's metric."""
     if not rows:
         return "No results.\n"
-    lines = ["| training data | N | in-domain accuracy % (± s.e.) | Δ in-domain | cross-domain mean % | Δ cross-domain |",
+    metric = rows[0].get("metric", "accuracy")
+    unit = "bits/byte" if metric == "bpb" else "accuracy %"
+    lines = [f"| training data | N | in-domain {unit} (± s.e.) | Δ in-domain | cross-domain mean {unit} | Δ cross-domain |",
              "|---|---:|---|---:|---:|---:|"]
     for r in rows:
-        ind = "; ".join(f"{t} {a * 100:.1f} ± {s * 100:.1f}" for t, (a, s) in r["in_domain"].items()) or "—"
+        ind = "; ".join(f"{t} {_score(a, metric)} ± {_score(s, metric)}" for t, (a, s) in r["in_domain"].items()) or "—"
         n = "—" if r["n_train"] is None else f"{r['n_train']:,.0f}"
-        lines.append(f"| {r['label']} | {n} | {ind} | {_pct(r.get('delta_in_domain'), True)} | "
-                     f"{_pct(r['cross_domain_mean'])} | {_pct(r.get('delta_cross_domain'), True)} |")
-    return ("\n".join(lines) + "\n\nΔ columns: accuracy points against the `original` data of the same source "
+        lines.append(f"| {r['label']} | {n} | {ind} | {_score(r.get('delta_in_domain'), metric, True)} | "
+                     f"{_score(r['cross_domain_mean'], metric)} | {_score(r.get('delta_cross_domain'), metric, True)} |")
+    what = "bits per byte (negative: better)" if metric == "bpb" else "accuracy points"
+    return ("\n".join(lines) + f"\n\nΔ columns: {what} against the `original` data of the same source "
             "(the untouched seeds), averaged over the in-domain or cross-domain benchmarks. Rows may differ in N; "
-            "compare strategies at equal N in the scaling section.\n")
+            "the comparisons at equal N above are the ones to read.\n")
+
+
+# ------------------------------------------------------------------------------- strategies at equal N
+
+def _aligned(a: ResultsFolder, b: ResultsFolder, task: str):
+    """Per-item scores of `task` in a and b on the items both scored (by id), in a's order."""
+    va, ka = a.values(task)
+    vb, kb = b.values(task)
+    where = {k: i for i, k in enumerate(kb)}
+    keep = [i for i, k in enumerate(ka) if k in where]
+    return va[keep], vb[[where[ka[i]] for i in keep]]
+
+
+def verdict(delta: dict, metric: str) -> str:
+    """'helps' / 'hurts' only when the interval excludes 0; otherwise no clear difference."""
+    if not delta["excludes_zero"]:
+        return "no clear difference"
+    better = delta["difference"] > 0 if HIGHER_IS_BETTER[metric] else delta["difference"] < 0
+    return "helps" if better else "hurts"
+
+
+def equal_n_comparisons(folders: list[ResultsFolder], *, confidence: float = 0.95, resamples: int = 2000,
+                        seed: int = 0) -> list[dict]:
+    """Training data compared at the same N and base model against the `original` data of the same source: for
+    every task both scored, the paired difference over the items both scored (bootstrap interval) and a verdict.
+    Groups without an original row, or with nothing to compare it to, are left out."""
+    from augmath.analysis.stats import mean_interval, paired_difference
+    from augmath.analysis.transfer import IN_DOMAIN, classify
+
+    groups: dict[tuple, list[ResultsFolder]] = defaultdict(list)
+    for r in folders:
+        if r.trained and r.provenance.get("n_train") is not None:
+            groups[(r.base_model, r.n_train())].append(r)
+    out = []
+    for (base, n), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        infos = [(r, classify(r)) for r in members]
+        originals = {tuple(info["sources"]): (r, info) for r, info in infos if info["kind"] == "original"}
+        compared = [(r, info) for r, info in infos if info["kind"] != "original" and tuple(info["sources"]) in originals]
+        if not compared:
+            continue
+        used = {id(originals[tuple(info["sources"])][0]) for _, info in compared}
+        rows = [(r, info) for r, info in infos if id(r) in used] + compared
+        for r, info in rows:
+            in_domain = set().union(*(IN_DOMAIN[s] for s in info["sources"])) if info["sources"] else set()
+            ref, ref_info = originals[tuple(info["sources"])]
+            for task in sorted(r.tasks):
+                score = r.score(task)
+                values, _ = r.values(task)
+                entry = {"base_model": base, "n_train": n, "label": info["label"], "kind": info["kind"],
+                         "task": task, "benchmark": benchmark_of(task), "metric": score.metric, "value": score.value,
+                         "ci": mean_interval(values, confidence=confidence, resamples=resamples, seed=seed),
+                         "n": score.n, "in_domain": benchmark_of(task) in in_domain, "results": str(r.path)}
+                if r is not ref and task in ref.tasks and ref.score(task).metric == score.metric:
+                    a, b = _aligned(r, ref, task)
+                    if len(a):
+                        delta = paired_difference(a, b, confidence=confidence, resamples=resamples, seed=seed)
+                        entry.update(vs=ref_info["label"], delta=delta, verdict=verdict(delta, score.metric))
+                out.append(entry)
+    return out
+
+
+def _interval_text(lo, hi, metric: str, signed: bool = False) -> str:
+    return f"[{_score(lo, metric, signed)}, {_score(hi, metric, signed)}]"
+
+
+def comparisons_table(rows: list[dict]) -> str:
+    """One table per (base model, N): every training data's score per task, and its paired difference from the
+    original data with the interval and the verdict."""
+    if not rows:
+        return ("No two training data were evaluated at the same N with an `original` row to compare against "
+                "(train the `<source>-original` config at one of the strategies' N).\n")
+    conf = rows[0]["delta"]["confidence"] if "delta" in rows[0] else 0.95
+    parts = []
+    many = len({r["base_model"] for r in rows}) > 1
+    for key in dict.fromkeys((r["base_model"], r["n_train"]) for r in rows):
+        group = [r for r in rows if (r["base_model"], r["n_train"]) == key]
+        head = f"### N = {key[1]:,.0f}" + (f" ({key[0]})" if many else "")
+        lines = [head, "", f"| training data | task | domain | score [{conf:.0%} CI] | Δ vs original [{conf:.0%} CI] "
+                           "| reading |", "|---|---|---|---|---|---|"]
+        for r in sorted(group, key=lambda r: (r["task"], r["kind"] != "original", r["label"])):
+            m = r["metric"]
+            unit = " bits/byte" if m == "bpb" else " %"
+            score = f"{_score(r['value'], m)}{unit} {_interval_text(*r['ci'], m)}"
+            if "delta" in r:
+                d = r["delta"]
+                delta = f"{_score(d['difference'], m, True)} {_interval_text(*d['ci'], m, True)}"
+                reading = f"**{r['verdict']}**" if r["verdict"] != "no clear difference" else r["verdict"]
+            else:
+                delta, reading = "—", "reference" if r["kind"] == "original" else "—"
+            domain = "in-domain" if r["in_domain"] else "cross-domain"
+            lines.append(f"| {r['label']} | {r['task']} | {domain} | {score} | {delta} | {reading} |")
+        parts.append("\n".join(lines) + "\n")
+    return ("\n".join(parts) + f"\nΔ: the paired difference over the same evaluation items (bootstrap over items, "
+            f"{conf:.0%} interval). Bits per byte: lower is better, so a negative Δ is an improvement. A strategy "
+            "**helps** only when the whole interval is on the better side of 0 (hurts: on the worse side); "
+            "otherwise the data cannot tell it from the original seeds. Intervals cover evaluation noise only, "
+            "not training-seed noise.\n")
 
 
 def _param_text(model: str, m: dict) -> str:
-    names = ["a", "b"] if model == "loglinear" else ["b1", "b2", "breakpoint_n"]
+    names = ["a", "b"] if model == "loglinear" else ["b1", "b2", "breakpoint_n"]  # same for both metrics
     parts = []
     for k in names:
         v, (lo, hi) = m["params"][k], m["ci"][k]
@@ -92,7 +207,8 @@ def fits_section(fit: dict) -> str:
         if t:
             lo, hi = t["ci"]
             rng = f"[{lo:,.0f}, {'∞' if hi is None else f'{hi:,.0f}'}]" if lo is not None else ""
-            target = (f"acc {t['accuracy']:.0%}: " + (f"N ≈ {t['n']:,.0f} {rng}" if t["n"] else "unreachable")
+            goal = f"acc {t['value']:.0%}" if f.get("metric", "accuracy") == "accuracy" else f"{t['value']:.3f} bits/byte"
+            target = (f"{goal}: " + (f"N ≈ {t['n']:,.0f} {rng}" if t["n"] else "unreachable")
                       + (" (extrapolated)" if t["extrapolated"] else ""))
         lines.append(f"| {f['task']} | {f['series']} | {len(f['points'])} | {f['selected']} | "
                      f"{_param_text(f['selected'], m)} | {'—' if dbic is None else f'{dbic:+.1f}'} | {target} |")
@@ -102,7 +218,8 @@ def fits_section(fit: dict) -> str:
         notes.append("- single data amount, shown in the tables but not fitted: "
                      + ", ".join(f"{k['series']} (N={k['n_train'][0]:,.0f})" for k in skipped))
     text = "\n".join(lines) + "\n\n"
-    text += ("Model: accuracy = a + b·ln N (log-linear) or two such lines joined at N_c (segmented; slopes b1, b2). "
+    text += ("Model: score = a + b·ln N (log-linear) or two such lines joined at N_c (segmented; slopes b1, b2); the "
+             "score is accuracy (0-1), or bits per byte for the _bpb tasks (lower is better: a negative slope). "
              "The segmented model is selected only when BIC prefers it by more than 2 with at least 5 points. "
              "Intervals: bootstrap over evaluation items (evaluation noise only, not training-seed noise).\n")
     return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
@@ -183,21 +300,99 @@ def data_statistics(run_dirs: list[Path], dataset_dir) -> str:
     return "\n".join(parts) + "\n"
 
 
-def summary_table(folders: list, columns: list[str]) -> str:
-    """One row per evaluated model, in the order given: what it was trained on, how many rows, and each
-    benchmark's accuracy with its standard error and item count (the plain table of the whole study)."""
+# --------------------------------------------------------------------------------------------- findings
+
+def _fit_finding(f: dict) -> str:
+    m = f.get("metric", "accuracy")
+    unit = " bits/byte" if m == "bpb" else " %"
+    first, last = f["points"][0], f["points"][-1]
+    change = f.get("change")
+    text = (f"**{f['task']}**, {f['series']}: {_score(first['value'], m)}{unit} {_interval_text(*first['ci'], m)} at "
+            f"N = {first['n_train']:,.0f} → {_score(last['value'], m)}{unit} {_interval_text(*last['ci'], m)} at "
+            f"N = {last['n_train']:,.0f}")
+    if change:
+        lo, hi = change["ci"]
+        moved = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        text += (f"; change {_score(change['difference'], m, True)} {_interval_text(lo, hi, m, True)}, paired over "
+                 "the same items: " + ("larger than the evaluation noise (the interval excludes 0)" if moved
+                                       else "within the evaluation noise (the interval includes 0)"))
+    sel = f["models"][f["selected"]]
+    if f["selected"] == "loglinear":
+        lo, hi = sel["ci"]["b"]
+        per = "bits/byte" if m == "bpb" else "accuracy"
+        text += f". Log-linear slope {sel['params']['b']:+.4f} {per} per unit of ln N [{lo:+.4f}, {hi:+.4f}]"
+    else:
+        text += f". Segmented fit, breakpoint N ≈ {sel['params']['breakpoint_n']:,.0f}"
+    if f.get("target") and f["target"].get("n"):
+        t = f["target"]
+        goal = f"{t['value']:.0%} accuracy" if m == "accuracy" else f"{t['value']:.3f} bits/byte"
+        text += f"; {goal} at N ≈ {t['n']:,.0f}" + (" (extrapolated)" if t["extrapolated"] else "")
+    return text + "."
+
+
+def findings(fit: dict | None, comparisons: list[dict], demo: bool) -> str:
+    """The report's findings in words, each with its interval."""
+    lines = []
+    for f in (fit or {}).get("fits", []):
+        if "error" not in f:
+            lines.append("- " + _fit_finding(f))
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in comparisons:
+        if "delta" in r:
+            groups[(r["base_model"], r["n_train"], r["label"], r["vs"])].append(r)
+    for (_, n, label, vs), rows in groups.items():
+        parts = []
+        for r in sorted(rows, key=lambda r: (not r["in_domain"], r["task"])):
+            m, d = r["metric"], r["delta"]
+            parts.append(f"{r['task']} ({'in-domain' if r['in_domain'] else 'cross-domain'}) "
+                         f"{_score(d['difference'], m, True)} {_interval_text(*d['ci'], m, True)}: {r['verdict']}")
+        helps = [r["task"] for r in rows if r["verdict"] == "helps"]
+        hurts = [r["task"] for r in rows if r["verdict"] == "hurts"]
+        summary = ("helps on " + ", ".join(helps) if helps else "helps on no task") + \
+            ("; hurts on " + ", ".join(hurts) if hurts else "")
+        lines.append(f"- At N = {n:,.0f}, **{label}** against {vs}: {summary} ({'; '.join(parts)}).")
+    if not lines:
+        lines.append("- No scaling fit and no comparison at equal N: nothing to state yet.")
+    metrics = {r["metric"] for r in comparisons} | {f.get("metric", "accuracy") for f in (fit or {}).get("fits", [])
+                                                    if "error" not in f}
+    notes = []
+    if "bpb" in metrics:
+        notes.append("Bits per byte is how surprised the model is by the benchmark's reference solution after the "
+                     "training prompt (lower is better); it moves with every training example long before greedy "
+                     "accuracy does, so it ranks training data at small scale, but it is not accuracy.")
+    if demo:
+        notes.append("A 135M model trained on a few dozen rows and scored on a few dozen items: these findings show "
+                     "that the measurement works and moves; they are no accuracy claim about any strategy.")
+    return "\n".join(lines) + "\n\n" + "".join(f"{n}\n\n" for n in notes)
+
+
+def summary_table(folders: list) -> str:
+    """One row per evaluated model, in the order given: what it was trained on, how many rows, and each task's
+    score with its standard error and item count (the plain table of the whole study): accuracy in percent,
+    bits per byte as is."""
     if not folders:
         return "No results.\n"
-    lines = ["| model (results folder) | training data | rows | " + " | ".join(f"{c} % (± s.e., n)" for c in columns)
-             + " |", "|---|---|---:|" + "---:|" * len(columns)]
+    tasks = list(dict.fromkeys(t for r in folders for t in r.tasks))
+    head = [f"{t} {'bits/byte' if r0.metric == 'bpb' else '%'} (± s.e., n)"
+            for t in tasks for r0 in [next(r.tasks[t] for r in folders if t in r.tasks)]]
+    lines = ["| model (results folder) | training data | rows | " + " | ".join(head) + " |",
+             "|---|---|---:|" + "---:|" * len(tasks)]
     for r in folders:
         n = r.provenance.get("n_train") if r.trained else None
         data = (r.config or "?") + (f" ({r.provenance['subset']})" if r.provenance.get("subset") else "")
-        cells = [f"{s.accuracy * 100:.1f} ± {s.stderr * 100:.1f} ({s.n:,})" if (s := r.tasks.get(c)) else "—"
-                 for c in columns]
+        cells = []
+        for t in tasks:
+            s = r.tasks.get(t)
+            if s is None:
+                cells.append("—")
+            elif s.metric == "bpb":
+                cells.append(f"{s.value:.3f} ± {s.stderr:.3f} ({s.n:,})")
+            else:
+                cells.append(f"{s.value * 100:.1f} ± {s.stderr * 100:.1f} ({s.n:,})")
         lines.append(f"| {r.path.name} | {data if r.trained else 'none (base model)'} | "
                      f"{'—' if n is None else f'{n:,.0f}'} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nGreedy accuracy graded by augmath.grading; s.e. is the binomial standard error.\n"
+    return "\n".join(lines) + ("\n\nAccuracy: greedy, graded by augmath.grading, s.e. binomial. Bits per byte of the "
+                               "reference solution: lower is better, s.e. over items.\n")
 
 
 def timings_table(timings: list[dict]) -> str:

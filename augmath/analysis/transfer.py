@@ -10,6 +10,10 @@ gsm8k; MATH train -> math and math500, MATH-500 being a subset of MATH test). SV
 grade-school word problems like GSM8K's, but no training data comes from them, so they count as cross-domain.
 Deltas are taken against the `original` row of the same source(s) and base model.
 
+Cells hold one metric: accuracy (the generative tasks) or, with `--metric bpb`, bits per byte of the reference
+solution (the likelihood tasks gsm8k_bpb, ...; lower is better, so a negative delta is an improvement).
+Default (`auto`): accuracy when the folders have accuracy tasks, else bits per byte.
+
 Writes transfer.json, transfer.csv, transfer.md, transfer.png (+ transfer_delta.csv / .png when deltas exist).
 """
 
@@ -21,11 +25,12 @@ import io
 import sys
 from pathlib import Path
 
+from augmath.analysis.results import HIGHER_IS_BETTER, METRICS, ResultsFolder, is_demo_model, load_many
 from augmath.benchmarks import BENCHMARKS as REGISTRY
+from augmath.benchmarks import LIKELIHOOD_SUFFIX, benchmark_of
 from augmath.io import DataError, atomic_write, write_json_atomic
-from augmath.analysis.results import ResultsFolder, is_demo_model, load_many
 
-SCHEMA = "augmath.analysis.transfer/1"
+SCHEMA = "augmath.analysis.transfer/2"  # /2: `metric`; cells hold `value` (was `accuracy`)
 BENCHMARKS = list(REGISTRY)  # the column order: the registry's
 SOURCES = {"gsm8k": "GSM8K", "math": "MATH"}
 IN_DOMAIN = {"gsm8k": {"gsm8k"}, "math": {"math", "math500"}}
@@ -69,8 +74,29 @@ def classify(r: ResultsFolder) -> dict:
     return {"kind": kind, "sources": sources, "strategy": strategy, "label": label}
 
 
-def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: list[str] | None = None) -> dict:
-    """The JSON-ready matrix. By default one row per training data (its largest N); all_n keeps every N."""
+def choose_metric(folders: list[ResultsFolder], metric: str = "auto") -> str:
+    """`auto`: accuracy when any folder has an accuracy task, else bits per byte."""
+    present = {s.metric for r in folders for s in r.tasks.values()}
+    if metric == "auto":
+        return "accuracy" if "accuracy" in present or not present else "bpb"
+    if metric not in METRICS:
+        raise DataError(f"unknown metric {metric!r}; valid: auto, {', '.join(METRICS)}")
+    if metric not in present:
+        raise DataError(f"no results folder has a {metric} task (tasks found: "
+                        f"{', '.join(sorted({t for r in folders for t in r.tasks}))})")
+    return metric
+
+
+def task_key(benchmark: str, metric: str) -> str:
+    """The results.json key of a column: gsm8k (accuracy) or gsm8k_bpb (bits per byte)."""
+    return benchmark + (LIKELIHOOD_SUFFIX if metric == "bpb" else "")
+
+
+def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: list[str] | None = None,
+                 metric: str = "auto") -> dict:
+    """The JSON-ready matrix. By default one row per training data (its largest N); all_n keeps every N.
+    Columns are benchmarks (gsm8k, ...); cells hold `metric` (see choose_metric)."""
+    metric = choose_metric(folders, metric)
     many_models = len({r.base_model for r in folders}) > 1
     rows: dict[tuple, dict] = {}
     for r in folders:
@@ -93,18 +119,21 @@ def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: li
         for (base, lab, n), row in rows.items():
             if counts[(base, lab)] > 1:
                 row["label"] += f" (N={n:g})"
-    present = {t for r in folders for t in r.tasks}
-    columns = tasks or [t for t in BENCHMARKS if t in present] + sorted(present - set(BENCHMARKS))
+    present = {benchmark_of(t) for r in folders for t, score in r.tasks.items() if score.metric == metric}
+    columns = [benchmark_of(t) for t in tasks] if tasks else \
+        [t for t in BENCHMARKS if t in present] + sorted(present - set(BENCHMARKS))
     ordered = sorted(rows.values(), key=lambda row: (row["base_model"], row["sources"] if row["kind"] != "mixture"
                                                      else ["~"], KIND_ORDER[row["kind"]], row["label"]))
     for row in ordered:
         folder: ResultsFolder = row.pop("_folder")
         in_domain = set().union(*(IN_DOMAIN[s] for s in row["sources"])) if row["sources"] else set()
-        row["cells"] = {t: ({"accuracy": folder.tasks[t].accuracy, "n": folder.tasks[t].n,
-                             "stderr": folder.tasks[t].stderr, "in_domain": t in in_domain}
-                            if t in folder.tasks else None) for t in columns}
+        scores = {t: folder.tasks.get(task_key(t, metric)) for t in columns}
+        row["cells"] = {t: ({"value": sc.value, "n": sc.n, "stderr": sc.stderr, "in_domain": t in in_domain,
+                             "task": sc.task} if sc is not None and sc.metric == metric else None)
+                        for t, sc in scores.items()}
     _add_deltas(ordered)
-    return {"schema": SCHEMA, "columns": columns, "rows": ordered}
+    return {"schema": SCHEMA, "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "columns": columns,
+            "rows": ordered}
 
 
 def _add_deltas(rows: list[dict]) -> None:
@@ -117,11 +146,25 @@ def _add_deltas(rows: list[dict]) -> None:
         for t, cell in row["cells"].items():
             base = ref["cells"].get(t)
             if cell is not None and base is not None:
-                cell["delta"] = cell["accuracy"] - base["accuracy"]
+                cell["delta"] = cell["value"] - base["value"]
+
+
+def _cell_text(c: dict, metric: str, delta: bool) -> str:
+    if metric == "bpb":
+        return f"{c['delta']:+.3f}" if delta else f"{c['value']:.3f} ± {c['stderr']:.3f}"
+    return f"{c['delta'] * 100:+.1f}" if delta else f"{c['value'] * 100:.1f} ± {c['stderr'] * 100:.1f}"
+
+
+WORDS = {
+    "accuracy": {"cells": "accuracy %", "title": "Accuracy (%)", "delta": "accuracy points",
+                 "delta_title": "accuracy (points)"},
+    "bpb": {"cells": "bits per byte of the reference solution, lower is better", "title": "Bits per byte",
+            "delta": "bits per byte; negative = better", "delta_title": "bits per byte"},
+}
 
 
 def to_markdown(matrix: dict, delta: bool = False) -> str:
-    cols = matrix["columns"]
+    cols, metric = matrix["columns"], matrix.get("metric", "accuracy")
     lines = ["| training data | N | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
     for row in matrix["rows"]:
         if delta and "delta_vs" not in row:
@@ -132,7 +175,7 @@ def to_markdown(matrix: dict, delta: bool = False) -> str:
             if c is None or (delta and "delta" not in c):
                 cells.append("—")
                 continue
-            text = f"{c['delta'] * 100:+.1f}" if delta else f"{c['accuracy'] * 100:.1f} ± {c['stderr'] * 100:.1f}"
+            text = _cell_text(c, metric, delta)
             cells.append(f"**{text}**" if c["in_domain"] else text)
         n = "—" if row["n_train"] is None else f"{row['n_train']:,.0f}"
         lines.append(f"| {row['label']} | {n} | " + " | ".join(cells) + " |")
@@ -146,7 +189,7 @@ def to_csv(matrix: dict, delta: bool = False) -> str:
     for row in matrix["rows"]:
         if delta and "delta_vs" not in row:
             continue
-        key = "delta" if delta else "accuracy"
+        key = "delta" if delta else "value"
         values = [("" if c is None or key not in c else f"{c[key]:.6f}") for c in row["cells"].values()]
         in_domain = ";".join(t for t, c in row["cells"].items() if c and c["in_domain"])
         writer.writerow([row["label"], row["kind"], "" if row["n_train"] is None else row["n_train"],
@@ -155,30 +198,34 @@ def to_csv(matrix: dict, delta: bool = False) -> str:
 
 
 def write_transfer(paths: list, out_dir, *, all_n: bool = False, tasks: list[str] | None = None,
-                   deltas: bool = True) -> dict:
+                   deltas: bool = True, metric: str = "auto") -> dict:
     """Build the matrix from results folders and write every artifact into out_dir; returns the JSON."""
     from augmath.analysis.plots import plot_transfer
 
-    matrix = build_matrix(load_many(paths), all_n=all_n, tasks=tasks)
+    matrix = build_matrix(load_many(paths), all_n=all_n, tasks=tasks, metric=metric)
+    metric = matrix["metric"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows, cols = matrix["rows"], matrix["columns"]
     labels = [r["label"] + ("" if r["n_train"] is None else f" (N={r['n_train']:,.0f})") for r in rows]
     in_dom = [[bool(r["cells"][t] and r["cells"][t]["in_domain"]) for t in cols] for r in rows]
-    acc = [[r["cells"][t]["accuracy"] if r["cells"][t] else None for t in cols] for r in rows]
+    values = [[r["cells"][t]["value"] if r["cells"][t] else None for t in cols] for r in rows]
     files = {"json": "transfer.json", "csv": "transfer.csv", "markdown": "transfer.md", "heatmap": "transfer.png"}
-    md = ["## Transfer matrix (accuracy %, ± standard error; **bold** = in-domain)\n\n", to_markdown(matrix)]
+    words = WORDS[metric]
+    md = [f"## Transfer matrix ({words['cells']}, ± standard error; **bold** = in-domain)\n\n", to_markdown(matrix)]
     demo = any(is_demo_model(r["base_model"]) for r in rows)
-    plot_transfer(acc, labels, cols, in_dom, out / files["heatmap"], title="Accuracy (%) by training data", demo=demo)
+    plot_transfer(values, labels, cols, in_dom, out / files["heatmap"], title=f"{words['title']} by training data",
+                  demo=demo, metric=metric)
     atomic_write(out / files["csv"], to_csv(matrix))
     delta_rows = [i for i, r in enumerate(rows) if "delta_vs" in r]
     if deltas and delta_rows:
         files.update({"delta_csv": "transfer_delta.csv", "delta_heatmap": "transfer_delta.png"})
-        md += ["\n## Change vs the original data of the same source (accuracy points)\n\n", to_markdown(matrix, True)]
+        md += [f"\n## Change vs the original data of the same source ({words['delta']})\n\n", to_markdown(matrix, True)]
         atomic_write(out / files["delta_csv"], to_csv(matrix, delta=True))
         dvals = [[(rows[i]["cells"][t] or {}).get("delta") for t in cols] for i in delta_rows]
         plot_transfer(dvals, [labels[i] for i in delta_rows], cols, [in_dom[i] for i in delta_rows],
-                      out / files["delta_heatmap"], title="Δ accuracy vs original (points)", delta=True, demo=demo)
+                      out / files["delta_heatmap"], title=f"Δ {words['delta_title']} vs original", delta=True,
+                      demo=demo, metric=metric)
     atomic_write(out / files["markdown"], "".join(md))
     matrix["files"] = files
     write_json_atomic(out / files["json"], matrix)
@@ -191,12 +238,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-n", action="store_true", help="one row per data amount (default: the largest N per row)")
     p.add_argument("--tasks", help="comma-separated columns (default: every benchmark found, in canonical order)")
     p.add_argument("--no-deltas", action="store_true", help="skip the deltas against the `original` rows")
+    p.add_argument("--metric", default="auto", choices=("auto", *METRICS),
+                   help="cells: accuracy, or bpb (bits per byte of the reference solution, the _bpb tasks); "
+                        "auto (default): accuracy if present, else bpb")
 
 
 def run(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     try:
-        matrix = write_transfer(args.results, args.out, all_n=args.all_n, tasks=tasks, deltas=not args.no_deltas)
+        matrix = write_transfer(args.results, args.out, all_n=args.all_n, tasks=tasks, deltas=not args.no_deltas,
+                                metric=args.metric)
     except DataError as e:
         print(f"augmath transfer: error: {e}", file=sys.stderr)
         return 2
