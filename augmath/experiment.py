@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from augmath.experiment_schema import (ConfigError, DatasetSection, EvalSection, FitSection, GeneratorSection,
-                                       PushSection, TrainSection, augment_entry, check_config, check_meaning)
+                                       PushSection, TrainSection, augment_entry, check_config, check_folders,
+                                       check_meaning)
 from augmath.io import DataError, folder_lock, read_yaml, write_json_atomic
-from augmath.stages import Stage, StageError, is_done, resolve, run_stage
+from augmath.prebuilt import prebuilt_stage
+from augmath.stages import Stage, StageError, is_done, resolve, run_stage, stage_timings
 from augmath.train_plan import train_runs
 from augmath.training.config import resolve_file
 
@@ -42,6 +44,7 @@ class ExperimentConfig:
 
     name: str
     workdir: str
+    description: str | None = None  # shown under the report's title: what the study is and is not
     data_dir: str | None = None
     # base_url / model for both roles, and optionally query: {base_url, model} / response: {base_url, model}
     # overriding them per role (augmath.augment.endpoints); no URL at all = the embedded server
@@ -55,8 +58,9 @@ class ExperimentConfig:
     push: dict[str, Any] = field(default_factory=dict, metadata={"schema": PushSection})
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ExperimentConfig":
-        """Read and check the whole file; every problem at once, one line each naming the key (ConfigError)."""
+    def from_yaml(cls, path: str | Path, folders: bool = True) -> "ExperimentConfig":
+        """Read and check the whole file; every problem at once, one line each naming the key (ConfigError).
+        folders=False leaves out the folders that must exist only to run it (`--plan` shows them as notes)."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"experiment config {path} not found")
@@ -66,6 +70,7 @@ class ExperimentConfig:
             raise ConfigError([str(e)]) from None
         raw = {} if raw is None else raw
         problems = check_config(cls, raw) + (check_meaning(raw) if isinstance(raw, dict) else [])
+        problems += check_folders(raw) if folders and isinstance(raw, dict) else []
         if problems:
             raise ConfigError([f"{path}: {p}" for p in problems])
         cfg = cls(**raw)
@@ -89,6 +94,14 @@ def _base_stage(spec: str) -> Stage:
 
             make_tiny_llama(out / "model")
     return Stage(f"base-{spec}", "python", ["base-model", spec], func=make)
+
+
+def _override_text(value: Any) -> str:
+    """A recipe override as `augmath train` reads it back (YAML): plain text where that round-trips (so stage keys
+    stay as they were), JSON where it would not (null read as 'None', the string 'no' read as false)."""
+    import yaml
+
+    return str(value) if yaml.safe_load(str(value)) == value else json.dumps(value)
 
 
 def hub_repos(cfg: ExperimentConfig) -> dict[str, str]:
@@ -123,12 +136,15 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
         stages.append(Stage(name, "augment", argv + data))
     runs = [s.name for s in stages]
     ds = cfg.dataset
-    stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/{r}" for r in runs], "--out", "{out}/dataset",
-                                           "--name", str(ds.get("name", cfg.name)), "--version",
-                                           str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0)),
-                                           "--repo-id", repos["dataset"]] + data
-                        + (["--paths-per-query", str(ds["paths_per_query"])] if ds.get("paths_per_query") else []),
-                        deps=runs))
+    if ds.get("path"):  # built beforehand (augmath/prebuilt.py); later stages read it as the build's output
+        stages.append(prebuilt_stage(ds["path"]))
+    else:
+        stages.append(Stage("build", "build", ["build", *[f"{{dep:{r}}}/{r}" for r in runs], "--out", "{out}/dataset",
+                                               "--name", str(ds.get("name", cfg.name)), "--version",
+                                               str(ds.get("version", "0.1.0")), "--seed", str(ds.get("seed", 0)),
+                                               "--repo-id", repos["dataset"]] + data
+                            + (["--paths-per-query", str(ds["paths_per_query"])] if ds.get("paths_per_query") else []),
+                            deps=runs))
     tasks = ",".join(cfg.eval.get("tasks", ["gsm8k", "math500"]))
     eval_args = [str(x) for x in cfg.eval.get("args", [])]
     # The first profile's scores feed the fit, the transfer matrix and the report; the others are extra eval
@@ -157,7 +173,7 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                 name = f"train-{tag}-{label}"
                 argv = ["train", recipe, "--model_name_or_path", base_ref, "--dataset", "{dep:build}/dataset",
                         *data_argv, "--output_dir", "{out}/model", "--hub_model_id", model_repo(cfg, name)]
-                argv += [x for k, v in overrides.items() for x in (f"--{k}", str(v))]
+                argv += [x for k, v in overrides.items() for x in (f"--{k}", _override_text(v))]
                 stages.append(Stage(name, "train", argv, deps=["build", *base_deps]))
                 trained.append((name, f"{{dep:{name}}}/model", [name]))
                 models.append(f"{{dep:{name}}}/model")
@@ -206,7 +222,12 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
                      transfer_dir=deps["transfer"] / "transfer", run_dirs=[deps[r] / r for r in runs],
                      dataset_dir=deps["build"] / "dataset", model_dirs=[deps[t] / "model" for t in train_stages],
                      title=f"augmath experiment: {cfg.name}", html=True, published=published,
-                     demo=True if "embedded" in cfg.base_models else None)  # the 135M model: plumbing only
+                     # the 135M model on a few items per task is plumbing; on the full test sets it is a
+                     # measurement of that model (whose limits the config's description states)
+                     demo=bool(cfg.eval.get("max_samples")) if "embedded" in cfg.base_models else None,
+                     timings=stage_timings({d: deps[d] for d in [*runs, "build", *base_stages, *train_stages,
+                                                                 *evals, *extra_evals, "fit", "transfer"]}),
+                     description=cfg.description)
         models = {e: model_repo(cfg, e.removeprefix("eval-")) for e in evals if e.startswith("eval-train-")}
         write_json_atomic(out / "report" / "results.json", {
             "experiment": cfg.name, "published": {"dataset": published[deps["build"] / "dataset"], "models": models},
@@ -219,6 +240,8 @@ def plan(cfg: ExperimentConfig) -> list[Stage]:
               ("report", "{dep:report}/report", repos["results"], ["report"])]
     # A model is pushed after its evaluations (every profile), which wrote the scores into its card.
     pushes += [(t, f"{{dep:{t}}}/model", model_repo(cfg, t), [t] + evals_of.get(t, [])) for t in train_stages]
+    if cfg.push.get("skip"):
+        pushes = []
     for dep, folder, repo_id, deps in pushes:
         argv = ["push", folder, "--repo-id", repo_id, "--stage", "{out}"] + (["--dry-run"] if dry else [])
         argv += ["--dtype", str(dtype)] if dtype and dep in train_stages else []
@@ -271,7 +294,7 @@ def _run_stages(cfg: ExperimentConfig, workdir: Path, console) -> dict[str, Path
     stages = resolve(plan(cfg), workdir / "stages")
     by_name = {s.name: s for s in stages}
     console.print(f"[bold]augmath experiment[/] {cfg.name}: {len(stages)} stages in {workdir}")
-    t_all = time.time()
+    t_all, ran = time.time(), []
     with _generator(cfg, stages):
         for i, st in enumerate(stages, 1):
             label = f"[{i:>2}/{len(stages)}] {st.name:<32}"
@@ -280,8 +303,13 @@ def _run_stages(cfg: ExperimentConfig, workdir: Path, console) -> dict[str, Path
                 continue
             console.print(f"{label} running ... (log: {workdir / 'logs' / (st.name + '.log')})")
             seconds = run_stage(st, by_name, workdir / "logs")
+            ran.append(st.name)
             console.print(f"{label} [green]done[/] in {seconds:.0f} s")
-    console.print(f"\n[bold]finished in {time.time() - t_all:.0f} s[/]. Where everything is:")
+    total = time.time() - t_all
+    write_json_atomic(workdir / "timings.json", {  # every stage, pushes included; the report has those before it
+        "experiment": cfg.name, "wall_seconds": round(total, 2), "ran_now": ran,
+        "stages": stage_timings({s.name: s.out for s in stages})})
+    console.print(f"\n[bold]finished in {total:.0f} s[/]. Where everything is:")
     where = {"report": by_name["report"].out / "report" / "report.md",
              "dataset": by_name["build"].out / "dataset",
              "fit": by_name["fit"].out / "fit", "transfer": by_name["transfer"].out / "transfer",
@@ -311,10 +339,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.plan:
-        cfg = ExperimentConfig.from_yaml(args.config)
-        for st in resolve(plan(cfg), Path(cfg.workdir) / "stages"):
-            print(f"{'done' if is_done(st) else 'todo'}  {st.name:<34} {st.out}")
+    if args.plan:  # runs on any machine: a missing data folder is a note here and an error only when running
+        from augmath.plan_sizes import stage_sizes
+
+        cfg = ExperimentConfig.from_yaml(args.config, folders=False)
+        stages = resolve(plan(cfg), Path(cfg.workdir) / "stages")
+        sizes = stage_sizes(cfg, stages)
+        for note in check_folders({"data_dir": cfg.data_dir, "dataset": cfg.dataset}):
+            print(f"note: {note} (needed to run, not to plan)")
+        for st in stages:
+            print(f"{'done' if is_done(st) else 'todo'}  {st.name:<34} {st.out}"
+                  + (f"\n      {sizes[st.name]}" if st.name in sizes else ""))
         return 0
     run_experiment(args.config)
     return 0

@@ -46,6 +46,7 @@ class DatasetSection:
     version: str = "0.1.0"
     seed: int = 0
     paths_per_query: int | None = None  # `augmath build --paths-per-query K`: at most K paths per query
+    path: str | None = None  # a folder `augmath build` wrote beforehand: no augment/build stage (augmath/prebuilt.py)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class PushSection:
     org: str = "augmath"
     dry_run: bool = True
     dtype: str | None = None  # of the uploaded model weights (`augmath push --dtype`); None = as trained
+    skip: bool = False  # no push stages at all: the experiment ends with its report (a timed study)
 
 
 # augment flags the experiment sets itself (the endpoints from `generator:`, the data folder from `data_dir:`)
@@ -214,15 +216,21 @@ class ConfigError(DataError):
 
 def check_meaning(raw: dict) -> list[str]:
     """What types cannot say: strategies that exist and apply to their source, distinct run names, a recipe that
-    resolves and accepts the overrides, evaluation tasks that exist, a data folder that is there. Parts whose
-    types are wrong are skipped here (check_config has named them already)."""
+    resolves and accepts the overrides, evaluation tasks that exist, augment runs or a prebuilt dataset. Parts
+    whose types are wrong are skipped here (check_config has named them already)."""
     from augmath.augment.strategies import get
     from augmath.benchmarks import EVAL_TASKS
 
     problems = []
     entries = raw.get("augment") if isinstance(raw.get("augment"), list) else []
-    if not raw.get("augment"):
-        problems.append("augment: needs at least one entry (source, strategies)")
+    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+    if dataset.get("path") is not None:  # the data was built beforehand: nothing here may pretend to build it
+        problems += [f"dataset.{key}: was set when the folder at dataset.path was built; leave it out"
+                     for key in ("seed", "paths_per_query") if key in dataset]
+        if raw.get("augment"):
+            problems.append("augment: a prebuilt dataset (dataset.path) is read as it is; leave augment out")
+    elif not raw.get("augment"):
+        problems.append("augment: needs at least one entry (source, strategies), or dataset.path")
     seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
         if not (isinstance(entry, dict) and _typed(entry.get("source"), str)
@@ -264,10 +272,22 @@ def check_meaning(raw: dict) -> list[str]:
 
         if dtype not in DTYPES:
             problems.append(f"push.dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    return problems
+
+
+def check_folders(raw: dict) -> list[str]:
+    """The folders the config names that must exist before it runs (`--plan` shows these as notes instead):
+    the benchmark data folder and a prebuilt dataset. Parts whose types are wrong are skipped."""
+    from augmath.prebuilt import folder_problems
+
+    problems = []
     data_dir = raw.get("data_dir")
     if isinstance(data_dir, str) and data_dir != "packaged" and not Path(data_dir).expanduser().is_dir():
         problems.append(f"data_dir: {data_dir} is not a folder (give a folder laid out like ../shared/data, "
                         "or 'packaged')")
+    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+    if isinstance(dataset.get("path"), str):
+        problems += folder_problems(dataset["path"], dataset.get("name"), dataset.get("version"))
     return problems
 
 

@@ -110,3 +110,16 @@ def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
     write_json_atomic(st.out / MARKER, {"key": st.key, "name": st.name, "kind": st.kind,
                                         "argv": st.argv, "seconds": round(seconds, 2)})
     return seconds
+
+
+def stage_timings(folders: dict[str, Path]) -> list[dict]:
+    """{stage, kind, seconds} of each finished stage (name -> output folder), from its marker: the wall-clock
+    `run_stage` measured when the stage ran, also when a later run skipped it."""
+    rows = []
+    for name, folder in folders.items():
+        try:
+            marker = json.loads((Path(folder) / MARKER).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append({"stage": name, "kind": marker.get("kind"), "seconds": marker.get("seconds", 0.0)})
+    return rows

@@ -1,16 +1,19 @@
 """The experiment report: one markdown file (optionally HTML) tying the stages' outputs together.
 
     write_report(out_dir, results, fit_dir=None, transfer_dir=None, run_dirs=(), dataset_dir=None,
-                 model_dirs=(), extra_links=None, title=..., html=False, demo=None, published=None)
+                 model_dirs=(), extra_links=None, title=..., html=False, demo=None, published=None,
+                 timings=None, description=None)
     -> Path of OUT/report.md
 
-Sections: demo-model banner, the figures (scaling plots, transfer heatmaps) first, the findings in words with
-their intervals, strategies compared at equal N (paired bootstrap over items against the original seeds, in-domain
-and cross-domain), the fit table, the transfer tables, data statistics (verification and drops from the run
-folders, decontamination counts from their report.json, configs from the dataset manifest) and links to every
-artifact. It also writes OUT/report.json
+Sections: demo-model banner, the study's description, the figures (scaling plots, transfer heatmaps) first, the
+findings in words with their intervals, a summary table (one row per model), strategies compared at equal N
+(paired bootstrap over items against the original seeds, in-domain and cross-domain), the fit table, the
+transfer tables, data statistics (verification and drops from the run folders, decontamination counts from
+their report.json, configs from the dataset manifest), wall-clock per stage, and links to every artifact. It
+also writes OUT/report.json
 (the headline numbers, read by the results card: see `render_results_card`). Missing fit/transfer folders
-are computed into OUT/fit and OUT/transfer. See docs/analysis.md.
+are computed into OUT/fit and OUT/transfer. `timings` (the runner's wall-clock per stage) adds a section and
+OUT/timings.json. See docs/analysis.md.
 
 `published` maps local folders (models, the dataset, base models) to what they are on the Hub: "ORG/NAME",
 "ORG/NAME@REVISION", or plain words for one that is not published. Given it, the report is written to be
@@ -28,6 +31,7 @@ from typing import Iterable, Mapping
 from augmath.analysis.results import is_demo_model, load_many
 from augmath.analysis.sections import (
     comparisons_table, data_statistics, equal_n_comparisons, findings, fits_section, strategy_rows, strategy_table,
+    summary_table, timings_table,
 )
 from augmath.io import DataError, atomic_write, read_json, write_json_atomic
 from augmath.cards import REPO_ID_RE
@@ -119,7 +123,8 @@ class Published:
 def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None, run_dirs: Iterable = (),
                  dataset_dir=None, model_dirs: Iterable = (), extra_links: Mapping[str, str] | None = None,
                  title: str = "augmath experiment report", html: bool = False, demo: bool | None = None,
-                 published: Mapping | None = None) -> Path:
+                 published: Mapping | None = None, timings: list[dict] | None = None,
+                 description: str | None = None) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     hub = Published(published)
@@ -140,6 +145,8 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     md = [f"# {title}\n"]
     if demo:
         md.append(DEMO_BANNER + "\n")
+    if description:
+        md.append(description.strip() + "\n")
     md.append("Base model(s): " + ", ".join(f"`{m}`" for m in base_models)
               + f". {len(folders)} results folder(s); benchmarks: {', '.join(transfer['columns'])}.\n")
 
@@ -151,6 +158,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
             md.append(f"![{caption}]({_figure(transfer['_dir'] / transfer['files'][key], out)})\n")
 
     md += ["## Findings\n", findings(fit, comparisons, demo)]
+    md += ["## Summary\n", summary_table(folders)]
     md += ["## Strategies at equal N\n", comparisons_table(comparisons)]
 
     md.append("## Scaling with the amount of augmented data\n")
@@ -168,6 +176,11 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         md.append(table.read_text(encoding="utf-8").replace("## ", "### ") + "\n")
 
     md += ["## Data statistics\n", data_statistics(run_dirs, dataset_dir)]
+
+    if timings is not None:  # the runner's wall-clock per stage, also as data (timings.json)
+        write_json_atomic(out / "timings.json", {"stages": timings,
+                                                 "total_seconds": round(sum(t["seconds"] for t in timings), 2)})
+        md += ["## Wall-clock per stage\n", timings_table(timings)]
 
     dataset_ref = hub.ref(dataset_dir)
     models = [{"name": hub.name(r.model), "url": Published.url(hub.name(r.model)), "base_model": hub.name(r.base_model),
@@ -198,8 +211,9 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
                "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],
                "figures": sorted(str(p.relative_to(out).as_posix()) for p in out.rglob("*.png")),
                "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else "",
-               "models": models, "model_tasks": model_tasks, "dataset": ({"ref": dataset_ref, "url": Published.url(dataset_ref, "dataset")}
-                                             if dataset_ref else None)}
+               "models": models, "model_tasks": model_tasks,
+               "dataset": ({"ref": dataset_ref, "url": Published.url(dataset_ref, "dataset")} if dataset_ref else None),
+               "timings": timings}
     write_json_atomic(out / "report.json", summary)
     return report_path
 

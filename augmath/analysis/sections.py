@@ -364,3 +364,48 @@ def findings(fit: dict | None, comparisons: list[dict], demo: bool) -> str:
         notes.append("A 135M model trained on a few dozen rows and scored on a few dozen items: these findings show "
                      "that the measurement works and moves; they are no accuracy claim about any strategy.")
     return "\n".join(lines) + "\n\n" + "".join(f"{n}\n\n" for n in notes)
+
+
+def summary_table(folders: list) -> str:
+    """One row per evaluated model, in the order given: what it was trained on, how many rows, and each task's
+    score with its standard error and item count (the plain table of the whole study): accuracy in percent,
+    bits per byte as is."""
+    if not folders:
+        return "No results.\n"
+    tasks = list(dict.fromkeys(t for r in folders for t in r.tasks))
+    head = [f"{t} {'bits/byte' if r0.metric == 'bpb' else '%'} (± s.e., n)"
+            for t in tasks for r0 in [next(r.tasks[t] for r in folders if t in r.tasks)]]
+    lines = ["| model (results folder) | training data | rows | " + " | ".join(head) + " |",
+             "|---|---|---:|" + "---:|" * len(tasks)]
+    for r in folders:
+        n = r.provenance.get("n_train") if r.trained else None
+        data = (r.config or "?") + (f" ({r.provenance['subset']})" if r.provenance.get("subset") else "")
+        cells = []
+        for t in tasks:
+            s = r.tasks.get(t)
+            if s is None:
+                cells.append("—")
+            elif s.metric == "bpb":
+                cells.append(f"{s.value:.3f} ± {s.stderr:.3f} ({s.n:,})")
+            else:
+                cells.append(f"{s.value * 100:.1f} ± {s.stderr * 100:.1f} ({s.n:,})")
+        lines.append(f"| {r.path.name} | {data if r.trained else 'none (base model)'} | "
+                     f"{'—' if n is None else f'{n:,.0f}'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + ("\n\nAccuracy: greedy, graded by augmath.grading, s.e. binomial. Bits per byte of the "
+                               "reference solution: lower is better, s.e. over items.\n")
+
+
+def timings_table(timings: list[dict]) -> str:
+    """Wall-clock seconds per stage (what the runner measured, from each stage's marker) and their sum."""
+    if not timings:
+        return "No stage timings were given.\n"
+    lines = ["| stage | kind | seconds |", "|---|---|---:|"]
+    lines += [f"| {t['stage']} | {t['kind']} | {t['seconds']:,.1f} |" for t in timings]
+    by_kind = Counter()
+    for t in timings:
+        by_kind[t["kind"]] += t["seconds"]
+    total = sum(by_kind.values())
+    lines.append(f"| **all stages above** | | **{total:,.1f}** |")
+    shares = ", ".join(f"{k} {v:,.0f} s" for k, v in by_kind.most_common())
+    return "\n".join(lines) + f"\n\nBy kind: {shares}. The stages after the report (pushes) are timed in the work " \
+                              "folder's timings.json.\n"
