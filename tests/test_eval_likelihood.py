@@ -15,7 +15,7 @@ import pytest
 from augmath import grading, sources
 from augmath.benchmarks import EVAL_TASKS, LIKELIHOOD_TASKS, eval_task
 from augmath.cli import main
-from augmath.eval_tasks import likelihood
+from augmath.eval_tasks import inputs, likelihood
 from augmath.eval_tasks import run as evaluation
 from augmath.eval_tasks.results import EvalOutputError, likelihood_task
 from augmath.prompts import format_prompt
@@ -231,9 +231,9 @@ def test_eos_comes_from_the_tokenizer_config_without_transformers(tmp_path):
     from transformers import AutoTokenizer
 
     model = make_tiny_llama(tmp_path / "tiny")
-    assert evaluation._configured_eos(model) == AutoTokenizer.from_pretrained(model).eos_token == EOS
+    assert inputs._configured_eos(model) == AutoTokenizer.from_pretrained(model).eos_token == EOS
     config = json.loads((model / "tokenizer_config.json").read_text())
     (model / "tokenizer_config.json").write_text(json.dumps({**config, "eos_token": {"content": "</s>"}}))
-    assert evaluation.model_eos_token(str(model)) == "</s>"
+    assert inputs.model_eos_token(str(model)) == "</s>"
     (model / "tokenizer.json").unlink()  # a config without a tokenizer file: transformers decides (and fails)
-    assert evaluation._configured_eos(model) is None
+    assert inputs._configured_eos(model) is None

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from augmath.analysis.results import is_demo_model, load_many
-from augmath.analysis.sections import (
-    comparisons_table, data_statistics, equal_n_comparisons, findings, fits_section, strategy_rows, strategy_table,
-    summary_table, timings_table,
-)
+from augmath.analysis.findings import comparisons_table, equal_n_comparisons, findings
+from augmath.analysis.sections import (data_statistics, fits_section, strategy_rows, strategy_table, summary_table,
+                                       timings_table)
 from augmath.io import DataError, atomic_write, read_json, write_json_atomic
 from augmath.cards import REPO_ID_RE
 

@@ -1,5 +1,6 @@
-"""Markdown sections of the experiment report (augmath.analysis.report): strategies compared at equal N, findings
-in words, fit table, data statistics.
+"""Markdown sections of the experiment report (augmath.analysis.report): each training data at its largest N, the
+fit table, data statistics, the summary and timing tables, and the number formats they share with
+augmath.analysis.findings (comparisons at equal N, findings in words).
 
 Each function takes the stages' JSON outputs or folders and returns JSON-ready records or markdown text; nothing
 here writes files.
@@ -12,14 +13,12 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from augmath.analysis.results import HIGHER_IS_BETTER, ResultsFolder
-from augmath.benchmarks import benchmark_of
 from augmath.io import read_json, read_jsonl
 
 _DECONTAM = re.compile(r"contam|overlap|leak", re.IGNORECASE)
 
 
-def _pct(x: float | None, signed: bool = False) -> str:
+def pct_text(x: float | None, signed: bool = False) -> str:
     if x is None:
         return "—"
     return f"{x * 100:+.1f}" if signed else f"{x * 100:.1f}"
@@ -54,12 +53,12 @@ def strategy_rows(transfer: dict) -> list[dict]:
     return rows
 
 
-def _score(x: float | None, metric: str, signed: bool = False) -> str:
+def score_text(x: float | None, metric: str, signed: bool = False) -> str:
     if x is None:
         return "—"
     if metric == "bpb":
         return f"{x:+.3f}" if signed else f"{x:.3f}"
-    return _pct(x, signed)
+    return pct_text(x, signed)
 
 
 def strategy_table(rows: list[dict]) -> str:
@@ -71,111 +70,14 @@ def strategy_table(rows: list[dict]) -> str:
     lines = [f"| training data | N | in-domain {unit} (± s.e.) | Δ in-domain | cross-domain mean {unit} | Δ cross-domain |",
              "|---|---:|---|---:|---:|---:|"]
     for r in rows:
-        ind = "; ".join(f"{t} {_score(a, metric)} ± {_score(s, metric)}" for t, (a, s) in r["in_domain"].items()) or "—"
+        ind = "; ".join(f"{t} {score_text(a, metric)} ± {score_text(s, metric)}" for t, (a, s) in r["in_domain"].items()) or "—"
         n = "—" if r["n_train"] is None else f"{r['n_train']:,.0f}"
-        lines.append(f"| {r['label']} | {n} | {ind} | {_score(r.get('delta_in_domain'), metric, True)} | "
-                     f"{_score(r['cross_domain_mean'], metric)} | {_score(r.get('delta_cross_domain'), metric, True)} |")
+        lines.append(f"| {r['label']} | {n} | {ind} | {score_text(r.get('delta_in_domain'), metric, True)} | "
+                     f"{score_text(r['cross_domain_mean'], metric)} | {score_text(r.get('delta_cross_domain'), metric, True)} |")
     what = "bits per byte (negative: better)" if metric == "bpb" else "accuracy points"
     return ("\n".join(lines) + f"\n\nΔ columns: {what} against the `original` data of the same source "
             "(the untouched seeds), averaged over the in-domain or cross-domain benchmarks. Rows may differ in N; "
             "the comparisons at equal N above are the ones to read.\n")
-
-
-# ------------------------------------------------------------------------------- strategies at equal N
-
-def _aligned(a: ResultsFolder, b: ResultsFolder, task: str):
-    """Per-item scores of `task` in a and b on the items both scored (by id), in a's order."""
-    va, ka = a.values(task)
-    vb, kb = b.values(task)
-    where = {k: i for i, k in enumerate(kb)}
-    keep = [i for i, k in enumerate(ka) if k in where]
-    return va[keep], vb[[where[ka[i]] for i in keep]]
-
-
-def verdict(delta: dict, metric: str) -> str:
-    """'helps' / 'hurts' only when the interval excludes 0; otherwise no clear difference."""
-    if not delta["excludes_zero"]:
-        return "no clear difference"
-    better = delta["difference"] > 0 if HIGHER_IS_BETTER[metric] else delta["difference"] < 0
-    return "helps" if better else "hurts"
-
-
-def equal_n_comparisons(folders: list[ResultsFolder], *, confidence: float = 0.95, resamples: int = 2000,
-                        seed: int = 0) -> list[dict]:
-    """Training data compared at the same N and base model against the `original` data of the same source: for
-    every task both scored, the paired difference over the items both scored (bootstrap interval) and a verdict.
-    Groups without an original row, or with nothing to compare it to, are left out."""
-    from augmath.analysis.stats import mean_interval, paired_difference
-    from augmath.analysis.transfer import IN_DOMAIN, classify
-
-    groups: dict[tuple, list[ResultsFolder]] = defaultdict(list)
-    for r in folders:
-        if r.trained and r.provenance.get("n_train") is not None:
-            groups[(r.base_model, r.n_train())].append(r)
-    out = []
-    for (base, n), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        infos = [(r, classify(r)) for r in members]
-        originals = {tuple(info["sources"]): (r, info) for r, info in infos if info["kind"] == "original"}
-        compared = [(r, info) for r, info in infos if info["kind"] != "original" and tuple(info["sources"]) in originals]
-        if not compared:
-            continue
-        used = {id(originals[tuple(info["sources"])][0]) for _, info in compared}
-        rows = [(r, info) for r, info in infos if id(r) in used] + compared
-        for r, info in rows:
-            in_domain = set().union(*(IN_DOMAIN[s] for s in info["sources"])) if info["sources"] else set()
-            ref, ref_info = originals[tuple(info["sources"])]
-            for task in sorted(r.tasks):
-                score = r.score(task)
-                values, _ = r.values(task)
-                entry = {"base_model": base, "n_train": n, "label": info["label"], "kind": info["kind"],
-                         "task": task, "benchmark": benchmark_of(task), "metric": score.metric, "value": score.value,
-                         "ci": mean_interval(values, confidence=confidence, resamples=resamples, seed=seed),
-                         "n": score.n, "in_domain": benchmark_of(task) in in_domain, "results": str(r.path)}
-                if r is not ref and task in ref.tasks and ref.score(task).metric == score.metric:
-                    a, b = _aligned(r, ref, task)
-                    if len(a):
-                        delta = paired_difference(a, b, confidence=confidence, resamples=resamples, seed=seed)
-                        entry.update(vs=ref_info["label"], delta=delta, verdict=verdict(delta, score.metric))
-                out.append(entry)
-    return out
-
-
-def _interval_text(lo, hi, metric: str, signed: bool = False) -> str:
-    return f"[{_score(lo, metric, signed)}, {_score(hi, metric, signed)}]"
-
-
-def comparisons_table(rows: list[dict]) -> str:
-    """One table per (base model, N): every training data's score per task, and its paired difference from the
-    original data with the interval and the verdict."""
-    if not rows:
-        return ("No two training data were evaluated at the same N with an `original` row to compare against "
-                "(train the `<source>-original` config at one of the strategies' N).\n")
-    conf = rows[0]["delta"]["confidence"] if "delta" in rows[0] else 0.95
-    parts = []
-    many = len({r["base_model"] for r in rows}) > 1
-    for key in dict.fromkeys((r["base_model"], r["n_train"]) for r in rows):
-        group = [r for r in rows if (r["base_model"], r["n_train"]) == key]
-        head = f"### N = {key[1]:,.0f}" + (f" ({key[0]})" if many else "")
-        lines = [head, "", f"| training data | task | domain | score [{conf:.0%} CI] | Δ vs original [{conf:.0%} CI] "
-                           "| reading |", "|---|---|---|---|---|---|"]
-        for r in sorted(group, key=lambda r: (r["task"], r["kind"] != "original", r["label"])):
-            m = r["metric"]
-            unit = " bits/byte" if m == "bpb" else " %"
-            score = f"{_score(r['value'], m)}{unit} {_interval_text(*r['ci'], m)}"
-            if "delta" in r:
-                d = r["delta"]
-                delta = f"{_score(d['difference'], m, True)} {_interval_text(*d['ci'], m, True)}"
-                reading = f"**{r['verdict']}**" if r["verdict"] != "no clear difference" else r["verdict"]
-            else:
-                delta, reading = "—", "reference" if r["kind"] == "original" else "—"
-            domain = "in-domain" if r["in_domain"] else "cross-domain"
-            lines.append(f"| {r['label']} | {r['task']} | {domain} | {score} | {delta} | {reading} |")
-        parts.append("\n".join(lines) + "\n")
-    return ("\n".join(parts) + f"\nΔ: the paired difference over the same evaluation items (bootstrap over items, "
-            f"{conf:.0%} interval). Bits per byte: lower is better, so a negative Δ is an improvement. A strategy "
-            "**helps** only when the whole interval is on the better side of 0 (hurts: on the worse side); "
-            "otherwise the data cannot tell it from the original seeds. Intervals cover evaluation noise only, "
-            "not training-seed noise.\n")
 
 
 def _param_text(model: str, m: dict) -> str:
@@ -298,72 +200,6 @@ def data_statistics(run_dirs: list[Path], dataset_dir) -> str:
         else:
             parts.append(f"No manifest.json in {dataset_dir}.\n")
     return "\n".join(parts) + "\n"
-
-
-# --------------------------------------------------------------------------------------------- findings
-
-def _fit_finding(f: dict) -> str:
-    m = f.get("metric", "accuracy")
-    unit = " bits/byte" if m == "bpb" else " %"
-    first, last = f["points"][0], f["points"][-1]
-    change = f.get("change")
-    text = (f"**{f['task']}**, {f['series']}: {_score(first['value'], m)}{unit} {_interval_text(*first['ci'], m)} at "
-            f"N = {first['n_train']:,.0f} → {_score(last['value'], m)}{unit} {_interval_text(*last['ci'], m)} at "
-            f"N = {last['n_train']:,.0f}")
-    if change:
-        lo, hi = change["ci"]
-        moved = lo is not None and hi is not None and (lo > 0 or hi < 0)
-        text += (f"; change {_score(change['difference'], m, True)} {_interval_text(lo, hi, m, True)}, paired over "
-                 "the same items: " + ("larger than the evaluation noise (the interval excludes 0)" if moved
-                                       else "within the evaluation noise (the interval includes 0)"))
-    sel = f["models"][f["selected"]]
-    if f["selected"] == "loglinear":
-        lo, hi = sel["ci"]["b"]
-        per = "bits/byte" if m == "bpb" else "accuracy"
-        text += f". Log-linear slope {sel['params']['b']:+.4f} {per} per unit of ln N [{lo:+.4f}, {hi:+.4f}]"
-    else:
-        text += f". Segmented fit, breakpoint N ≈ {sel['params']['breakpoint_n']:,.0f}"
-    if f.get("target") and f["target"].get("n"):
-        t = f["target"]
-        goal = f"{t['value']:.0%} accuracy" if m == "accuracy" else f"{t['value']:.3f} bits/byte"
-        text += f"; {goal} at N ≈ {t['n']:,.0f}" + (" (extrapolated)" if t["extrapolated"] else "")
-    return text + "."
-
-
-def findings(fit: dict | None, comparisons: list[dict], demo: bool) -> str:
-    """The report's findings in words, each with its interval."""
-    lines = []
-    for f in (fit or {}).get("fits", []):
-        if "error" not in f:
-            lines.append("- " + _fit_finding(f))
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in comparisons:
-        if "delta" in r:
-            groups[(r["base_model"], r["n_train"], r["label"], r["vs"])].append(r)
-    for (_, n, label, vs), rows in groups.items():
-        parts = []
-        for r in sorted(rows, key=lambda r: (not r["in_domain"], r["task"])):
-            m, d = r["metric"], r["delta"]
-            parts.append(f"{r['task']} ({'in-domain' if r['in_domain'] else 'cross-domain'}) "
-                         f"{_score(d['difference'], m, True)} {_interval_text(*d['ci'], m, True)}: {r['verdict']}")
-        helps = [r["task"] for r in rows if r["verdict"] == "helps"]
-        hurts = [r["task"] for r in rows if r["verdict"] == "hurts"]
-        summary = ("helps on " + ", ".join(helps) if helps else "helps on no task") + \
-            ("; hurts on " + ", ".join(hurts) if hurts else "")
-        lines.append(f"- At N = {n:,.0f}, **{label}** against {vs}: {summary} ({'; '.join(parts)}).")
-    if not lines:
-        lines.append("- No scaling fit and no comparison at equal N: nothing to state yet.")
-    metrics = {r["metric"] for r in comparisons} | {f.get("metric", "accuracy") for f in (fit or {}).get("fits", [])
-                                                    if "error" not in f}
-    notes = []
-    if "bpb" in metrics:
-        notes.append("Bits per byte is how surprised the model is by the benchmark's reference solution after the "
-                     "training prompt (lower is better); it moves with every training example long before greedy "
-                     "accuracy does, so it ranks training data at small scale, but it is not accuracy.")
-    if demo:
-        notes.append("A 135M model trained on a few dozen rows and scored on a few dozen items: these findings show "
-                     "that the measurement works and moves; they are no accuracy claim about any strategy.")
-    return "\n".join(lines) + "\n\n" + "".join(f"{n}\n\n" for n in notes)
 
 
 def summary_table(folders: list) -> str:
