@@ -100,19 +100,30 @@ def _wait_gone(pid: int, seconds: float = 15) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_serve_cli_stops_cleanly_and_leaves_no_orphan(how):
-    proc = subprocess.Popen([sys.executable, "-m", "augmath.cli", "serve", "--parallel", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+def test_serve_cli_stops_cleanly_and_leaves_no_orphan(how, tmp_path):
+    # A shell that starts a job in the background (`... &` without job control) makes it ignore SIGINT, and the
+    # children inherit that: give this child the default disposition, so Ctrl-C is tested however pytest started.
+    # Its stderr goes to a file, not an unread pipe (a full pipe would block its "stopping" line), and is shown
+    # when the test fails.
+    err_path = tmp_path / "serve.stderr"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "augmath.cli", "serve", "--parallel", "2"],
+                                stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         base_url = proc.stdout.readline().strip()  # printed only once /health is OK
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1"), proc.stderr.read()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1"), err_path.read_text()
         with urllib.request.urlopen(base_url[: -len("/v1")] + "/health", timeout=5) as resp:
             assert json.load(resp)["status"] == "ok"
         (child,) = _children(proc.pid)
         assert "llama-server" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
         proc.send_signal(how)
-        code = proc.wait(timeout=30)
-        assert code == (-9 if how == signal.SIGKILL else 0)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"`augmath serve` still running 30 s after {how.name}; its stderr:\n"
+                                 f"{err_path.read_text()[-3000:]}") from None
+        assert code == (-9 if how == signal.SIGKILL else 0), err_path.read_text()[-3000:]
         assert _wait_gone(child), "llama-server outlived `augmath serve`"
         port = int(base_url.rsplit(":", 1)[1].split("/")[0])
         assert _port_closed(port), f"port {port} still accepts connections after llama-server exited"
