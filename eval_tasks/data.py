@@ -135,31 +135,35 @@ def sample_filter(task: str):
     return keep_row
 
 
+def data_config(task: str, **fields):
+    """A LightevalTaskConfig reading task `task`'s prepared folder: scored on test, few-shot examples from train,
+    the items of its --max-samples (sample_filter); `fields` add the rest (name, prompt, generation, metrics).
+    The generative tasks (task_config) and the likelihood tasks (augmath.eval_tasks.likelihood) share it."""
+    from lighteval.tasks.lighteval_task import LightevalTaskConfig
+
+    return LightevalTaskConfig(hf_repo=task_folder(task), hf_subset="default", hf_avail_splits=["train", "test"],
+                               evaluation_splits=["test"], few_shots_split="train",
+                               few_shots_select="random_sampling_from_train", hf_filter=sample_filter(task),
+                               **fields)
+
+
 def task_config(name: str, prompt_function):
     """The LightevalTaskConfig every task module declares: task `augmath_<name>` on the prepared folder, scored
     on test with few-shot examples drawn from train, the registry's generation size (or the settings file's
     max_new_tokens, or the evaluation profile's), the training template's stop sequences, and augmath's grader
     as metrics. One place for these settings, so the six tasks cannot drift apart."""
-    from lighteval.tasks.lighteval_task import LightevalTaskConfig
-
     from augmath.eval_tasks import profiles
     from augmath.eval_tasks.metrics import task_metrics
     from augmath.prompts import stop_sequences
 
     b = benchmark(name)
-    return LightevalTaskConfig(
+    return data_config(
+        name,
         name=b.task,
         prompt_function=prompt_function,
-        hf_repo=task_folder(name),
-        hf_subset="default",
-        hf_avail_splits=["train", "test"],
-        evaluation_splits=["test"],
-        few_shots_split="train",
-        few_shots_select="random_sampling_from_train",
         generation_size=profiles.generation_size(b.kind, b.max_new_tokens, settings.current()),
         stop_sequence=stop_sequences("alpaca"),
         metrics=task_metrics(),
-        hf_filter=sample_filter(name),
         version=0,
     )
 

@@ -167,21 +167,13 @@ def likelihood_metric() -> SampleLevelMetricGrouping:
 def task_config(name: str):
     """The LightevalTaskConfig of benchmark `name`'s likelihood task (augmath_<name>_bpb), on the same prepared
     folder as its generative task, zero-shot."""
-    from lighteval.tasks.lighteval_task import LightevalTaskConfig
-
-    from augmath.eval_tasks.data import sample_filter, task_folder
+    from augmath.eval_tasks.data import data_config
 
     task = f"{name}{LIKELIHOOD_SUFFIX}"
-    return LightevalTaskConfig(
+    return data_config(
+        task,
         name=LIKELIHOOD_TASKS[task].task + LIKELIHOOD_SUFFIX,
         prompt_function=prompt_function(name),
-        hf_repo=task_folder(task),
-        hf_subset="default",
-        hf_avail_splits=["train", "test"],
-        evaluation_splits=["test"],
-        few_shots_split="train",
-        few_shots_select="random_sampling_from_train",
-        hf_filter=sample_filter(task),
         generation_size=1,  # no generation: log-likelihood requests only
         metrics=[likelihood_metric()],
         # lighteval's answer cache keys on this config, not on the Docs: bump when the reference text changes
