@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augmath.benchmarks import BENCHMARKS
+from augmath.benchmarks import BENCHMARKS, benchmark_of
 from augmath.io import DataError
 from augmath.stages import Stage, is_done
 
@@ -68,18 +68,23 @@ def _train_size(st: Stage, dataset: Path | None) -> str:
 
 
 def _eval_size(st: Stage, data_dir: str | None) -> str:
+    from augmath.eval_tasks.inputs import parse_max_samples
+
     argv = st.argv
     tasks = argv[argv.index("--tasks") + 1].split(",")
-    cap = int(argv[argv.index("--max-samples") + 1]) if "--max-samples" in argv else None
+    # `augmath eval`'s own reading of --max-samples: N for every task, or per task (gsm8k_bpb=14,...)
+    default, per_task = parse_max_samples(argv[argv.index("--max-samples") + 1] if "--max-samples" in argv
+                                          else None, tasks)
     counts = {t: _test_items(t, data_dir) for t in tasks}
-    counts = {t: n if cap is None else min(n, cap) for t, n in counts.items()}
+    caps = {t: per_task.get(t, None if per_task else default) for t in tasks}
+    counts = {t: n if caps[t] is None else min(n, caps[t]) for t, n in counts.items()}
     return f"{sum(counts.values()):,} items (" + ", ".join(f"{t} {n:,}" for t, n in counts.items()) + ")"
 
 
 def _test_items(task: str, data_dir: str | None) -> int:
     from augmath import sources
 
-    bench = BENCHMARKS[task]
+    bench = BENCHMARKS[benchmark_of(task)]  # gsm8k_bpb scores gsm8k's test items
     if data_dir == sources.PACKAGED:
         return len(sources.load(bench.source, bench.split, data_dir=sources.PACKAGED))
     return sources.FILES[(bench.source, bench.split)][1]  # a full local copy must have exactly this many

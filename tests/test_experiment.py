@@ -119,6 +119,26 @@ def test_per_task_sample_sizes_reach_the_eval_command(tmp_path):
     assert argv[argv.index("--max-samples") + 1] == "gsm8k_bpb=14,math500_bpb=4"
 
 
+def test_the_demo_plan_counts_each_likelihood_task_at_its_own_size(tmp_path):
+    """--plan reads per-task --max-samples as `augmath eval` does (gsm8k_bpb=14,...) and a _bpb task's items
+    from its benchmark."""
+    from augmath.plan_sizes import stage_sizes
+
+    raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    raw["workdir"] = str(tmp_path / "work")
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = ExperimentConfig.from_yaml(path)
+    sizes = stage_sizes(cfg, resolve(plan(cfg), tmp_path / "work" / "stages"))
+    assert sizes["eval-base-embedded"] == "32 items (gsm8k_bpb 14, math500_bpb 4, svamp_bpb 14)"
+    raw["eval"]["max_samples"] = {"gsm8k_bpb": 3}  # the others: every packaged item
+    path.write_text(yaml.safe_dump(raw))
+    cfg = ExperimentConfig.from_yaml(path)
+    sizes = stage_sizes(cfg, resolve(plan(cfg), tmp_path / "work" / "stages"))
+    assert re.fullmatch(r"\d+ items \(gsm8k_bpb 3, math500_bpb (\d+), svamp_bpb (\d+)\)", sizes["eval-base-embedded"])
+    assert "math500_bpb 4," not in sizes["eval-base-embedded"]
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """The tiny experiment, killed with -9 once the dataset is built, then resumed to the end."""
