@@ -87,10 +87,6 @@ def bootstrap_points(points: list[Point], resamples: int, rng: np.random.Generat
     return out, "independent"
 
 
-def _interval(values: np.ndarray, confidence: float) -> list[float | None]:
-    return percentile_interval(values, confidence)
-
-
 def check_target(target: float, metric: str) -> None:
     if metric == "accuracy" and not 0 < target <= 1:
         raise FitError(f"target accuracy {target} is outside (0, 1]")
@@ -129,9 +125,9 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
     lo_n, hi_n = points[0].n_train, points[-1].n_train
     record = {
         "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric],
-        "points": [{"n_train": p.n_train, "value": p.value, "n": p.n, "ci": _interval(boot[i], confidence),
+        "points": [{"n_train": p.n_train, "value": p.value, "n": p.n, "ci": percentile_interval(boot[i], confidence),
                     # the change from the smallest N, from the same replicates (paired when the items are shared)
-                    "change": float(y[i] - y[0]), "change_ci": _interval(boot[i] - boot[0], confidence),
+                    "change": float(y[i] - y[0]), "change_ci": percentile_interval(boot[i] - boot[0], confidence),
                     "results": p.source} for i, p in enumerate(points)],
         "bootstrap": {"scheme": scheme, "resamples": resamples, "seed": seed, "confidence": confidence},
         "noise": noise,
@@ -177,7 +173,7 @@ def _model_record(kind: str, x: np.ndarray, y: np.ndarray, boot: np.ndarray, con
     rec = {"fitted": True, "params": params, "sse": float(point["sse"][0]), "n_params": k, "dof": len(x) - k,
            "loo_rmse": loo_rmse(kind, x, y)}
     replicates = fit(x, boot, refine=False)
-    rec["ci"] = {name: _interval(replicates[name], confidence) for name in params}
+    rec["ci"] = {name: percentile_interval(replicates[name], confidence) for name in params}
     if kind == "segmented":
         rec["params"]["breakpoint_n"] = math.exp(params["c"])
         rec["ci"]["breakpoint_n"] = [math.exp(v) for v in rec["ci"]["c"]]
@@ -229,7 +225,7 @@ def _target(model: dict, target: float, confidence: float, lo_n: float, hi_n: fl
     with np.errstate(over="ignore"):
         n_point, n_boot = float(np.exp(x_point)), np.exp(x_boot)  # unreachable -> inf
     reachable = float(np.mean(np.isfinite(n_boot)))
-    out = {"value": target, "n": _finite(n_point), "ci": _interval(n_boot, confidence),
+    out = {"value": target, "n": _finite(n_point), "ci": percentile_interval(n_boot, confidence),
            "reachable_fraction": reachable,
            "extrapolated": math.isfinite(n_point) and not (lo_n <= n_point <= hi_n)}
     if not math.isfinite(n_point):
