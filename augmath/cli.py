@@ -22,12 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decontaminate": ("augmath.decontam.run", "flag rows that overlap the evaluation sets"),
     "build": ("augmath.dataset_builders.build", "build a Hub-ready dataset folder from run folders"),
     "export": ("augmath.dataset_builders.export", "write a dataset config as MuggleMath or Alpaca JSONL"),
-    "push": ("augmath.hub", "push a dataset / model / results folder to the Hub"),
+    "push": ("augmath.publish.hub", "push a dataset / model / results folder to the Hub"),
     "train": ("augmath.training.launch", "train a model with augmath.training.sft under accelerate launch"),
     "eval": ("augmath.eval_tasks.run", "evaluate a model with augmath's lighteval tasks"),
     "transfer": ("augmath.analysis.transfer", "build the in-domain / cross-domain transfer matrix"),
     "fit": ("augmath.analysis.fit", "fit accuracy against the amount of augmented data"),
-    "experiment": ("augmath.experiment", "run a whole experiment from one YAML file"),
+    "experiment": ("augmath.experiment.cli", "run a whole experiment from one YAML file"),
 }
 
 
@@ -58,15 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"augmath {name}", description=help_text)
     module.add_arguments(sub)
     args = sub.parse_args(rest)
-    from augmath.io import DataError, FolderBusy
+    from augmath.errors import UserError
 
     try:
         return int(module.run(args) or 0)
-    except (DataError, FolderBusy, FileNotFoundError) as e:  # bad or missing input, a busy output: one line
-        from augmath.redaction import redact
+    except (UserError, FileNotFoundError) as e:  # bad or missing input, a busy output: one line per problem
+        return user_error(name, e)
 
-        print(f"augmath {name}: error: {redact(str(e))}", file=sys.stderr)
-        return 2
+
+def user_error(command: str, error: BaseException) -> int:
+    """Print `augmath COMMAND: error: LINE` for each line of the error, secrets masked; the exit status, 2.
+    The one place that formats a user error (augmath.errors): commands raise, they never print their own."""
+    from augmath.redaction import redact
+
+    lines = error.lines if hasattr(error, "lines") else [line for line in str(error).splitlines() if line.strip()]
+    for line in lines or [type(error).__name__]:
+        print(f"augmath {command}: error: {redact(line)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

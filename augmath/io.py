@@ -17,8 +17,10 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from augmath.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """Bad input data; the message names the file, line and field."""
 
 
@@ -177,7 +179,7 @@ def require(row: dict, field: str, where: str, types: type | tuple = str) -> Any
 
 # --------------------------------------------------------------------------------------- output folder locks
 
-class FolderBusy(RuntimeError):
+class FolderBusy(UserError, RuntimeError):
     """Another live process holds an output folder's lock; the message names the folder and the holder."""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from augmath.benchmarks import BENCHMARKS
+from augmath.evalsets import BENCHMARKS
 from augmath.cards.render import REPO_ID_RE, render_card, save_card
 from augmath.io import read_json, write_json_atomic
 

@@ -4,7 +4,7 @@
     lighteval accelerate MODEL "augmath_gsm8k|0" --custom-tasks augmath.eval_tasks.gsm8k # one task, one dataset
     augmath eval --model M --tasks gsm8k,math500,svamp --out RESULTS                    # what augmath runs
 
-Task modules: gsm8k, math, math500, svamp, asdiv, mawps (the registry is augmath.benchmarks); the first four
+Task modules: gsm8k, math, math500, svamp, asdiv, mawps (the registry is augmath.evalsets); the first four
 also hold a likelihood task (`augmath_gsm8k_bpb`: bits per byte of the reference solution, likelihood.py). Around them:
 data (prepared dataset folders, the Doc every prompt builds, the one task config), metrics (the grader as
 `acc` and `maj@k`), settings (the one file `augmath eval` hands to lighteval), endpoint_model (lighteval's
@@ -23,7 +23,7 @@ from typing import Any
 
 
 def _tasks_table() -> list:
-    from augmath.benchmarks import EVAL_TASKS, eval_task
+    from augmath.evalsets import EVAL_TASKS, eval_task
     from augmath.eval_tasks import settings
 
     selected = list(settings.current().get("tasks") or EVAL_TASKS)

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from augmath import sources
-from augmath.benchmarks import BENCHMARKS, benchmark, benchmark_of
+from augmath.evalsets import BENCHMARKS, benchmark, benchmark_of
 from augmath.eval_tasks import settings
 from augmath.io import read_json_object, write_json_atomic
 from augmath.prompts import PLAIN_TEMPLATES, TEMPLATES, format_prompt

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from augmath.benchmarks import EVAL_TASKS, LIKELIHOOD_SUFFIX, eval_task
+from augmath.evalsets import EVAL_TASKS, LIKELIHOOD_SUFFIX, eval_task
 from augmath.eval_tasks import profiles
 from augmath.redaction import redact, redact_url, url_credentials
 

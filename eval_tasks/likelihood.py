@@ -36,7 +36,7 @@ from lighteval.metrics.metrics_sample import SampleLevelComputation
 from lighteval.metrics.utils.metric_utils import SampleLevelMetricGrouping
 from lighteval.tasks.requests import Doc, SamplingMethod
 
-from augmath.benchmarks import BENCHMARKS, LIKELIHOOD_SUFFIX, LIKELIHOOD_TASKS
+from augmath.evalsets import BENCHMARKS, LIKELIHOOD_SUFFIX, LIKELIHOOD_TASKS
 from augmath.eval_tasks import settings
 from augmath.prompts import format_prompt
 from augmath.sources import canonical_number

@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from augmath.benchmarks import eval_task
+from augmath.evalsets import eval_task
 from augmath.io import read_json_object, write_json_atomic, write_jsonl_atomic
 
 

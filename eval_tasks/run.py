@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from augmath.benchmarks import BENCHMARKS, EVAL_TASKS, benchmark_of, eval_task
+from augmath.evalsets import BENCHMARKS, EVAL_TASKS, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings

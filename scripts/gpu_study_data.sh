@@ -12,7 +12,7 @@
 #                     ../shared/data (the study's data_dir), so the GPU machine needs no network
 # Environment: AUGMATH_DATA_DIR  benchmark files laid out like ../shared/data (default ../shared/data), or
 #                                `packaged` (the samples shipped in the package; then no OUT/data is written);
-#              GPU_STUDY_LIMIT   augment only the first N seeds (the CI miniature, tests/test_gpu_study.py);
+#              GPU_STUDY_LIMIT   augment only the first N seeds (the CI miniature, tests/experiment/test_gpu_study.py);
 #              AUGMATH           the augmath command (default: `augmath`).
 # Measured: docs/gpu_study.md (all 7,473 seeds on a 2-core CPU).
 set -euo pipefail

@@ -3,7 +3,7 @@
     python benchmarks/eval.py --tasks gsm8k,math500 --n 100 --keep outputs/eval_bench
     python scripts/record_eval_predictions.py outputs/eval_bench/endpoint outputs/eval_bench/accelerate --per-task 30
 
-tests/test_eval_metric.py re-scores these outputs through the lighteval tasks and checks the score equals the
+tests/eval_tasks/test_eval_metric.py re-scores these outputs through the lighteval tasks and checks the score equals the
 grader applied directly. Each row keeps where it came from (model, backend, the verdict at recording time), so
 a grader change that flips a recorded verdict shows up in review of the fixture, not silently.
 """

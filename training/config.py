@@ -9,25 +9,28 @@ outside its choices all fail in well under a second with the file and key named.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from augmath.errors import UserError
 from augmath.io import DataError, read_yaml
 from augmath.prompts import TEMPLATES
+from augmath.typed_yaml import build, check
 
 REQUIRED = ("model_name_or_path", "dataset", "output_dir")
+# The keys that choose the training rows, named once: the experiment's train stages set every one of them
+# (augmath.experiment.train_runs), and `dataset_parts` replaces all the others.
+DATA_KEYS = ("dataset_config", "dataset_mixture", "dataset_parts", "num_samples", "num_queries", "paths_per_query",
+             "rounds")
 # Keys that may differ between a killed run and the command that resumes it (they do not change the maths).
 RESUMABLE_CHANGES = {"logging_steps", "save_steps", "save_total_limit", "report_to", "run_name", "keep_checkpoints",
                      "hub_model_id"}
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     """A recipe (YAML file or override) is missing a key or has a bad value; the message names both."""
 
 
@@ -106,40 +109,6 @@ POSITIVE = ("max_length", "per_device_train_batch_size", "global_batch_size", "n
 NON_NEGATIVE = ("learning_rate", "warmup_ratio", "weight_decay", "max_grad_norm", "save_steps", "save_total_limit",
                 "lora_dropout")
 FIELDS = {f.name: f for f in dataclasses.fields(SFTConfig)}
-_HINTS = typing.get_type_hints(SFTConfig)
-
-
-def _check_type(key: str, value: Any, where: str) -> Any:
-    hint = _HINTS[key]
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None:
-        if type(None) in allowed or hint is Any:
-            return None
-        raise RecipeError(f"{where}: '{key}' may not be null")
-    for t in allowed:
-        origin = typing.get_origin(t) or t
-        if t is Any or origin is type(None):
-            continue
-        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if origin is float and isinstance(value, str):  # YAML 1.1 reads `2e-5` (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if origin is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if origin in (str, bool, dict, list) and isinstance(value, origin):
-            return value
-    if hint is Any:
-        return value
-    raise RecipeError(f"{where}: '{key}' should be {hint}, got {value!r} ({type(value).__name__})")
-
-
-def _unknown(key: str, where: str) -> RecipeError:
-    close = difflib.get_close_matches(key, FIELDS, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return RecipeError(f"{where}: unknown key '{key}'{hint}; valid keys: {', '.join(FIELDS)}")
 
 
 def parse_overrides(args: list[str]) -> dict[str, Any]:
@@ -204,16 +173,16 @@ def load_recipe(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise RecipeError(str(e)) from None
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value, got {type(raw).__name__}")
-    values: dict[str, Any] = {}
-    for source, items in ((where, raw), ("command line", overrides or {})):
-        for key, value in items.items():
-            if key not in FIELDS:
-                raise _unknown(key, source)
-            values[key] = _check_type(key, value, source)
+    overrides = overrides or {}
+    # every problem of the file and of the command line at once, each naming where it is (augmath.typed_yaml)
+    problems = check(SFTConfig, raw, where) + check(SFTConfig, overrides, "command line")
+    if problems:
+        raise RecipeError("\n".join(problems))
+    values = {**raw, **overrides}
     missing = [k for k in REQUIRED if not values.get(k)]
     if missing:
         raise RecipeError(f"{where}: missing required key(s) {', '.join(missing)}")
-    cfg = SFTConfig(**values)
+    cfg = build(SFTConfig, values)
     validate(cfg, where)
     return cfg
 
@@ -270,8 +239,7 @@ def _validate_subset(values: dict, where: str, prefix: str) -> None:
 
 
 def _validate_parts(cfg: SFTConfig, where: str) -> None:
-    clash = [k for k in ("dataset_config", "dataset_mixture", "num_samples", "num_queries", "paths_per_query",
-                         "rounds") if getattr(cfg, k) is not None]
+    clash = [k for k in DATA_KEYS if k != "dataset_parts" and getattr(cfg, k) is not None]
     if clash:
         raise RecipeError(f"{where}: 'dataset_parts' replaces {', '.join(repr(k) for k in clash)}; give each "
                           "part its own num_queries / paths_per_query / rounds")

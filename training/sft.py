@@ -38,7 +38,7 @@ from augmath.training.packing import (VARLEN, Schedule, collate_packed, collate_
                              register_varlen_attention)
 from augmath.training.config import RecipeError, SFTConfig, load_recipe, parse_overrides, training_differences
 from augmath.training.data import DatasetError, load_rows, tokenize_rows
-from augmath.training.state import (Progress, base_model_info, latest_checkpoint, log_row, read_recipe, save_checkpoint,
+from augmath.training.state import (TrainCounters, base_model_info, latest_checkpoint, log_row, read_recipe, save_checkpoint,
                                start_log, write_recipe)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         optimizer, scheduler = accelerator.prepare(optimizer, scheduler)
     else:  # DDP, DeepSpeed, FSDP2: model and optimizer prepared together
         model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    progress = Progress()
+    progress = TrainCounters()
     accelerator.register_for_checkpointing(progress)
 
     # ---- Resume: the newest complete checkpoint, if its recipe matches ----

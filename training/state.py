@@ -20,7 +20,7 @@ CKPT_RE = re.compile(r"^step-(\d{6,})$")
 LOG_FILE, RECIPE_FILE = "training_log.jsonl", "recipe.json"
 
 
-class Progress:
+class TrainCounters:
     """Counters saved inside every checkpoint (accelerator.register_for_checkpointing)."""
 
     def __init__(self) -> None:

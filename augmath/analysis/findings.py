@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from augmath.analysis.results import HIGHER_IS_BETTER, ResultsFolder
 from augmath.analysis.sections import score_text
-from augmath.benchmarks import benchmark_of
+from augmath.evalsets import benchmark_of
 
 # ------------------------------------------------------------------------------- strategies at equal N
 

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 from augmath.analysis.results import HIGHER_IS_BETTER, METRICS, ResultsFolder, is_demo_model, load_many
-from augmath.benchmarks import BENCHMARKS as REGISTRY
-from augmath.benchmarks import LIKELIHOOD_SUFFIX, benchmark_of
+from augmath.evalsets import BENCHMARKS as REGISTRY
+from augmath.evalsets import LIKELIHOOD_SUFFIX, benchmark_of
 from augmath.io import DataError, atomic_write, write_json_atomic
 
 SCHEMA = "augmath.analysis.transfer/2"  # /2: `metric`; cells hold `value` (was `accuracy`)

@@ -4,7 +4,7 @@
     EmbeddedServer(): llama.cpp's llama-server on the packaged SmolLM2 GGUF (`augmath serve`)
 
 Inside: engine (the async loop), calls (one call with retries; error classes), requestlog (the durable,
-resumable request log), stats (usage, cost, progress), server (`augmath serve`), cli (`augmath generate`).
+resumable request log), counters (usage, cost, the progress bar), server (`augmath serve`), cli (`augmath generate`).
 """
 
 from augmath._lazy import lazy_face

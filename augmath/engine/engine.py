@@ -26,7 +26,7 @@ from pathlib import Path
 import openai
 
 from augmath.engine.calls import RetryPolicy, build_kwargs, call_with_retries, describe
-from augmath.engine.stats import Progress, RunStats
+from augmath.engine.counters import Progress, RunStats
 from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_key, sample_key
 from augmath.redaction import redact_url
 

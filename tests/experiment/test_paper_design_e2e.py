@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from augmath.experiment import ExperimentConfig, plan, run_experiment
-from augmath.stages import resolve
+from augmath.experiment.stages import resolve
 
 pytestmark = pytest.mark.slow
 

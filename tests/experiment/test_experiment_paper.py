@@ -12,12 +12,15 @@ import yaml
 
 from augmath.augment import run as augment_run
 from augmath.eval_tasks import run as eval_run
-from augmath.experiment import ExperimentConfig, _generator, plan
-from augmath.experiment_schema import check_config, check_meaning
-from augmath.stages import resolve
+from augmath.experiment import ExperimentConfig, plan
+from augmath.experiment.runner import _generator
+from augmath.experiment.config import check_meaning
+from augmath.typed_yaml import build
+from augmath.typed_yaml import check as check_config
+from augmath.experiment.stages import resolve
 from augmath.training.config import load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, **extra) -> Path:
@@ -93,7 +96,7 @@ def test_paper_configs_generation_and_evaluation_settings_are_valid(name):
     raw = yaml.safe_load((ROOT / "configs" / name).read_text())
     assert check_config(ExperimentConfig, raw) == [] and check_meaning(raw) == []  # the whole file, every key
     source = raw["augment"][0]["source"]
-    trains = [s.name for s in plan(ExperimentConfig(**raw)) if s.kind == "train"]
+    trains = [s.name for s in plan(build(ExperimentConfig, raw)) if s.kind == "train"]
     k3 = "-k3" if source == "gsm8k" else ""
     assert [f"train-Llama-2-7b-hf-{source}-original+{source}-{r}{k3}-all" for r in ("r0", "r0+1", "r0+1+2")] == [
         t for t in trains if "-r0" in t]  # D1, D1+D2, D1+D2+D3 with the whole original train split

@@ -5,7 +5,7 @@ One path for every folder kind: `create_repo` (exist_ok), refuse a version tag t
 then `create_tag` on that commit. `--dry-run` prints exactly the files `upload_folder` would send, where, and
 what would be tagged, without touching the network.
 
-A model folder is uploaded from a staged copy (augmath.staging): its card re-rendered under the repo id it is
+A model folder is uploaded from a staged copy (augmath.publish.staging): its card re-rendered under the repo id it is
 pushed as, its weights in `--dtype`. `--stage DIR` keeps that copy for any folder kind: DIR/repo holds exactly
 the files the push sends and DIR/push.json the plan (repo, commit message, tag, files), which is how the
 experiment runner's dry runs leave every card and commit message to read. Commit messages say
@@ -31,7 +31,7 @@ from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 from augmath.cards import REPO_ID_RE, scrub_secrets
 from augmath.io import DataError, read_json, sha256_file, write_json_atomic
 from augmath.redaction import secrets_in_folder
-from augmath.staging import DTYPES, StagingError, commit_message, stage_folder
+from augmath.publish.staging import DTYPES, StagingError, commit_message, stage_folder
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
 IGNORE_PATTERNS = [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"]
 # Remote files under these folders that the new version no longer has are deleted in the same commit, so a

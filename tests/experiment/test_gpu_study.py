@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from augmath.experiment import ExperimentConfig, plan
-from augmath.experiment_schema import ConfigError
-from augmath.stages import resolve
+from augmath.experiment.config import ConfigError
+from augmath.experiment.stages import resolve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STUDY = ROOT / "configs" / "gpu_study.yaml"
 CLI = [sys.executable, "-m", "augmath.cli"]
 # The real config's query amounts, scaled down for the ~100-query miniature dataset (the same shape of study).
@@ -194,7 +194,7 @@ def test_a_damaged_or_changed_prebuilt_dataset_is_refused(tmp_path, study_data):
     import shutil
 
     from augmath.io import DataError
-    from augmath.prebuilt import fingerprint, link_dataset
+    from augmath.experiment.prebuilt import fingerprint, link_dataset
 
     copy = tmp_path / "dataset"
     shutil.copytree(study_data, copy)

@@ -21,7 +21,7 @@ from augmath import grading
 from augmath.grading.policy import Policy
 
 CASES = [json.loads(line) for line in
-         (Path(__file__).parent / "data" / "grading_cases.jsonl").read_text(encoding="utf-8").splitlines()]
+         (Path(__file__).resolve().parents[1] / "data" / "grading_cases.jsonl").read_text(encoding="utf-8").splitlines()]
 
 # (source, gold) of the rows augmath gets wrong, with the reason
 KNOWN_WRONG = {

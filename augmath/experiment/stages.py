@@ -42,6 +42,7 @@ class Stage:
     env: dict[str, str] = field(default_factory=dict)   # non-secret extra environment (hashed)
     volatile_argv: list[str] = field(default_factory=list)  # not hashed (e.g. this run's server URL)
     func: Callable[[Path, dict[str, Path]], None] | None = None  # kind == "python": in-process step
+    code_of: tuple[Callable, ...] = ()  # functions `func` hands its work to: their code is keyed too
     ok_codes: tuple[int, ...] = (0,)  # exit statuses that count as success
     key: str = ""
     out: Path | None = None
@@ -60,8 +61,11 @@ def resolve(stages: list[Stage], workdir: Path) -> list[Stage]:
             raise ValueError(f"stage {st.name!r} depends on {missing}, which are not defined before it")
         # An in-process step is keyed on its code too, so editing it re-runs the stage.
         code = inspect.getsource(st.func) if st.func is not None else None
-        st.key = _digest({"kind": st.kind, "argv": st.argv, "env": st.env, "code": code,
-                          "deps": {d: by_name[d].key for d in st.deps}})
+        keyed = {"kind": st.kind, "argv": st.argv, "env": st.env, "code": code,
+                 "deps": {d: by_name[d].key for d in st.deps}}
+        if st.code_of:  # only where given, so the keys of every other stage stay what they were
+            keyed["code_of"] = [inspect.getsource(f) for f in st.code_of]
+        st.key = _digest(keyed)
         st.out = workdir / f"{st.name}-{st.key[:10]}"
         by_name[st.name] = st
     return stages

@@ -14,7 +14,7 @@ import pytest
 from augmath.cli import main as cli
 from augmath.dataset_builders import build as B
 
-FIXTURES = Path(__file__).parent / "fixtures" / "released"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "released"
 FILES = {"mugglemath": ("mugglemath_gsm8k.jsonl", "gsm8k"), "metamathqa": ("metamathqa_gsm8k.jsonl", "gsm8k"),
          "alpaca": ("alpaca_math.json", "math")}
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from augmath import grading, sources
-from augmath.benchmarks import EVAL_TASKS, LIKELIHOOD_TASKS, eval_task
+from augmath.evalsets import EVAL_TASKS, LIKELIHOOD_TASKS, eval_task
 from augmath.cli import main
 from augmath.eval_tasks import inputs, likelihood
 from augmath.eval_tasks import run as evaluation

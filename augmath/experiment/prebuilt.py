@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from augmath.io import DataError, read_json, sha256_file
-from augmath.stages import Stage, StageError
+from augmath.experiment.stages import Stage, StageError
 
 MISSING = "missing"
 

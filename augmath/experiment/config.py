@@ -1,27 +1,25 @@
-"""The experiment YAML's schema, and the check that runs before anything starts.
+"""The experiment YAML, typed: `ExperimentConfig` and its sections, checked before anything starts and then held.
 
 Every key of `augmath experiment CONFIG.yaml` is declared once, as a dataclass field with a type: the top level is
-`augmath.experiment.ExperimentConfig`, each section (dataset, train, eval, ...) one of the dataclasses below, named
-in that field's metadata, and an `augment:` entry is derived from `augmath augment`'s own arguments (every flag
-of the command is a key, with its type and choices), so a key added to a dataclass or to the augment command is
-checked without a hand-kept list. `check_config` walks a parsed YAML against them and returns every problem,
-one line each, naming the key path (`augment[1].limit: expected an integer, got 'ten'`): unknown keys (with the
-closest valid one), missing required keys, wrong types and bad choices, nested entries included.
+`ExperimentConfig`, each section (dataset, train, eval, ...) one of the dataclasses below, and an `augment:` entry
+is derived from `augmath augment`'s own arguments (every flag of the command is a key, with its type and choices),
+so a key added to a dataclass or to the augment command is checked without a hand-kept list. The one typed-YAML
+checker (augmath.typed_yaml, shared with the training recipe) returns every problem at once, one line each naming
+the key path (`augment[1].limit: expected an integer, got str 'ten'`); `check_meaning` adds what types cannot
+say. The planner then reads the sections by attribute (`cfg.eval.max_samples`, `cfg.push.dry_run`).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from augmath.io import DataError
-from augmath.train_plan import TrainRun, train_runs
+from augmath.experiment.train_runs import TrainRun, train_runs
+from augmath.io import DataError, read_yaml
+from augmath.typed_yaml import build, check, conforms
 
 MISSING = dataclasses.MISSING
 
@@ -46,14 +44,14 @@ class DatasetSection:
     version: str = "0.1.0"
     seed: int = 0
     paths_per_query: int | None = None  # `augmath build --paths-per-query K`: at most K paths per query
-    path: str | None = None  # a folder `augmath build` wrote beforehand: no augment/build stage (augmath/prebuilt.py)
+    path: str | None = None  # a folder `augmath build` wrote beforehand: no augment/build stage (augmath/experiment/prebuilt.py)
 
 
 @dataclass
 class TrainSection:
     recipe: str | None = None  # a packaged recipe's name or a YAML file
     overrides: dict[str, Any] = field(default_factory=dict)  # recipe keys for every run
-    runs: list[TrainRun] = field(default_factory=list)  # augmath/train_plan.py: config or mixture, amounts, ...
+    runs: list[TrainRun] = field(default_factory=list)  # augmath/experiment/train_runs.py: config or mixture, amounts, ...
 
 
 @dataclass
@@ -108,110 +106,57 @@ def augment_entry() -> type:
     return dataclasses.make_dataclass("AugmentEntry", fields, kw_only=True)
 
 
-def check_config(cls: type, raw: Any) -> list[str]:
-    """Every problem of a parsed YAML document against the dataclass `cls`, one line each."""
-    if not isinstance(raw, dict):
-        return [f"the file should be a mapping of key: value, got {_show(raw)}"]
-    return _check_mapping(cls, raw, "")
-
-
-def _check_mapping(cls: type, raw: dict, where: str) -> list[str]:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    problems = []
-    for key in raw:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"{_join(where, key)}: unknown key{hint}; valid: {', '.join(fields)}")
-    for name, f in fields.items():
-        here = _join(where, name)
-        if name not in raw:
-            if f.default is MISSING and f.default_factory is MISSING:
-                problems.append(f"{here}: missing required key")
-            continue
-        schema = f.metadata.get("schema")  # a section dataclass, or a function making the type (augment entries)
-        if isinstance(schema, types.FunctionType):
-            schema = schema()
-        value_problems = _check_value(raw[name], schema or hints[name], here)
-        choices = f.metadata.get("choices")
-        if not value_problems and choices and raw[name] is not None and raw[name] not in choices:
-            value_problems = [f"{here}: {raw[name]!r} is not one of {', '.join(map(str, choices))}"]
-        problems += value_problems
-    return problems
-
-
-def _check_value(value: Any, hint: Any, where: str) -> list[str]:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return []
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return []
-        mapping = next((a for a in args if dataclasses.is_dataclass(a)), None)
-        if mapping is not None and isinstance(value, dict):  # name the wrong key inside, not the whole mapping
-            return _check_mapping(mapping, value, where)
-        lists = [a for a in args if typing.get_origin(a) is list]
-        if len(lists) == 1 and isinstance(value, list):  # likewise the wrong item of the one list it may be
-            return _check_value(value, lists[0], where)
-        dicts = [a for a in args if typing.get_origin(a) is dict]
-        if len(dicts) == 1 and isinstance(value, dict):  # and the wrong value of the one mapping it may be
-            return _check_value(value, dicts[0], where)
-        for option in (a for a in args if a is not type(None)):
-            if not _check_value(value, option, where):
-                return []
-        return [f"{where}: expected {_describe(hint)}, got {_show(value)}"]
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            return [f"{where}: expected a mapping (key: value), got {_show(value)}"]
-        return _check_mapping(hint, value, where)
-    if origin is Literal:
-        return [] if value in args else [f"{where}: {value!r} is not one of {', '.join(map(str, args))}"]
-    if origin is list:
-        if not isinstance(value, list):
-            return [f"{where}: expected {_describe(hint)}, got {_show(value)}"]
-        return [p for i, item in enumerate(value) for p in _check_value(item, args[0], f"{where}[{i}]")]
-    if origin is dict:
-        if not isinstance(value, dict):
-            return [f"{where}: expected {_describe(hint)}, got {_show(value)}"]
-        return [p for k, item in value.items() for p in _check_value(item, args[1], _join(where, k))]
-    ok = {bool: lambda v: isinstance(v, bool), str: lambda v: isinstance(v, str),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(hint)
-    if ok is None or ok(value):
-        return []
-    return [f"{where}: expected {_describe(hint)}, got {_show(value)}"]
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        named = [_describe(a) for a in args if a is not type(None)]
-        return " or ".join(named) + (" (or null)" if type(None) in args else "")
-    if origin is list:
-        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
-    if origin is dict or dataclasses.is_dataclass(hint):
-        return "a mapping"
-    if origin is Literal:
-        return " / ".join(map(str, args))
-    return {bool: "true/false", str: "a string", int: "an integer", float: "a number"}.get(hint, str(hint))
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60]}" if value is not None else "null"
-
-
-def _join(where: str, key: Any) -> str:
-    return f"{where}.{key}" if where else str(key)
-
-
 class ConfigError(DataError):
-    """Every problem of an experiment config, one line each (`str()` joins them)."""
+    """Every problem of an experiment config, one line each (`str()` joins them; augmath.cli prints each)."""
 
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+@dataclass
+class ExperimentConfig:
+    """The YAML's top level; the sections are the dataclasses above, held as such by the planner."""
+
+    name: str
+    workdir: str
+    description: str | None = None  # shown under the report's title: what the study is and is not
+    data_dir: str | None = None
+    # base_url / model for both roles, and optionally query: {base_url, model} / response: {base_url, model}
+    # overriding them per role (augmath.augment.endpoints); no URL at all = the embedded server
+    generator: GeneratorSection = field(default_factory=GeneratorSection)
+    augment: list[Any] = field(default_factory=list, metadata={"schema": lambda: list[augment_entry()]})
+    dataset: DatasetSection = field(default_factory=DatasetSection)
+    base_models: list[str] = field(default_factory=lambda: ["embedded"])
+    train: TrainSection = field(default_factory=TrainSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    fit: FitSection = field(default_factory=FitSection)
+    push: PushSection = field(default_factory=PushSection)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, folders: bool = True) -> "ExperimentConfig":
+        """Read and check the whole file; every problem at once, one line each naming the key (ConfigError).
+        folders=False leaves out the folders that must exist only to run it (`--plan` shows them as notes)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"experiment config {path} not found")
+        try:
+            raw = read_yaml(path)
+        except DataError as e:  # broken YAML, not UTF-8
+            raise ConfigError([str(e)]) from None
+        raw = {} if raw is None else raw
+        problems = check(cls, raw) + (check_meaning(raw) if isinstance(raw, dict) else [])
+        problems += check_folders(raw) if folders and isinstance(raw, dict) else []
+        if problems:
+            raise ConfigError([f"{path}: {p}" for p in problems])
+        cfg = build(cls, raw)
+        if not Path(cfg.workdir).is_absolute():  # relative to the config file's project, not the caller's cwd
+            cfg.workdir = str((Path.cwd() / cfg.workdir).resolve())
+        return cfg
+
+    def role(self, role: str) -> GeneratorRole:
+        """The query or response generator's own endpoint and model (empty where the section sets none)."""
+        return getattr(self.generator, role) or GeneratorRole()
 
 
 def check_meaning(raw: dict) -> list[str]:
@@ -219,7 +164,7 @@ def check_meaning(raw: dict) -> list[str]:
     resolves and accepts the overrides, evaluation tasks that exist, augment runs or a prebuilt dataset. Parts
     whose types are wrong are skipped here (check_config has named them already)."""
     from augmath.augment.strategies import get
-    from augmath.benchmarks import EVAL_TASKS
+    from augmath.evalsets import EVAL_TASKS
 
     problems = []
     entries = raw.get("augment") if isinstance(raw.get("augment"), list) else []
@@ -268,7 +213,7 @@ def check_meaning(raw: dict) -> list[str]:
             problems.append(f"eval.max_samples: {', '.join(map(str, stray))} not in eval.tasks ({', '.join(tasks)})")
     dtype = raw["push"].get("dtype") if isinstance(raw.get("push"), dict) else None
     if isinstance(dtype, str):
-        from augmath.staging import DTYPES
+        from augmath.publish.staging import DTYPES
 
         if dtype not in DTYPES:
             problems.append(f"push.dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
@@ -278,7 +223,7 @@ def check_meaning(raw: dict) -> list[str]:
 def check_folders(raw: dict) -> list[str]:
     """The folders the config names that must exist before it runs (`--plan` shows these as notes instead):
     the benchmark data folder and a prebuilt dataset. Parts whose types are wrong are skipped."""
-    from augmath.prebuilt import folder_problems
+    from augmath.experiment.prebuilt import folder_problems
 
     problems = []
     data_dir = raw.get("data_dir")
@@ -292,7 +237,7 @@ def check_folders(raw: dict) -> list[str]:
 
 
 def _typed(value: Any, hint: Any) -> bool:
-    return not _check_value(value, hint, "")
+    return conforms(value, hint)
 
 
 def _check_training(train: dict) -> list[str]:
@@ -302,7 +247,7 @@ def _check_training(train: dict) -> list[str]:
     problems = []
     if _typed(train.get("runs"), list[TrainRun] | None):  # what types cannot say: amounts > 0, distinct stages, ...
         try:
-            train_runs(train)
+            train_runs([build(TrainRun, r) for r in train.get("runs") or []])
         except ValueError as e:
             problems.append(str(e))
     recipe = train.get("recipe")

@@ -16,7 +16,7 @@ import pytest
 
 from augmath.engine.server import EmbeddedServer, ServerError, default_model_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_model_is_the_smollm2_gguf():

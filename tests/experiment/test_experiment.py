@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from augmath.experiment import ExperimentConfig, plan
-from augmath.stages import resolve
+from augmath.experiment.stages import resolve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path: Path) -> Path:
@@ -41,7 +41,7 @@ def test_plan_keys_change_only_downstream_of_a_changed_setting(tmp_path):
     path = _config(tmp_path)
     cfg = ExperimentConfig.from_yaml(path)
     a = {s.name: s.key for s in resolve(plan(cfg), tmp_path / "s")}
-    cfg.train["runs"][0]["amounts"] = [4, 16]
+    cfg.train.runs[0].amounts = [4, 16]
     b = {s.name: s.key for s in resolve(plan(cfg), tmp_path / "s")}
     assert a["augment-gsm8k"] == b["augment-gsm8k"] and a["build"] == b["build"]
     assert a["train-tiny-gsm8k-4"] == b["train-tiny-gsm8k-4"]
@@ -66,9 +66,9 @@ def test_build_reads_every_augment_run_under_a_distinct_name():
     assert sum("eval-train-" in a for a in stages["fit"].argv) == 6
     # The main job measures something that moves: bits per byte, a curve over >= 4 nested amounts of one config,
     # and >= 2 strategies plus the original seeds at one equal N (issue #14).
-    assert all(t.endswith("_bpb") for t in cfg.eval["tasks"]) and {"gsm8k_bpb", "math500_bpb", "svamp_bpb"} <= set(
-        cfg.eval["tasks"])
-    runs = {r["config"]: r["amounts"] for r in cfg.train["runs"]}
+    assert all(t.endswith("_bpb") for t in cfg.eval.tasks) and {"gsm8k_bpb", "math500_bpb", "svamp_bpb"} <= set(
+        cfg.eval.tasks)
+    runs = {r.config: r.amounts for r in cfg.train.runs}
     assert any(len(a) >= 4 for a in runs.values())
     shared = set.intersection(*(set(a) for c, a in runs.items() if c.startswith("gsm8k-")))
     assert shared and "gsm8k-original" in runs and len([c for c in runs if c != "gsm8k-original"]) >= 2
@@ -122,7 +122,7 @@ def test_per_task_sample_sizes_reach_the_eval_command(tmp_path):
 def test_the_demo_plan_counts_each_likelihood_task_at_its_own_size(tmp_path):
     """--plan reads per-task --max-samples as `augmath eval` does (gsm8k_bpb=14,...) and a _bpb task's items
     from its benchmark."""
-    from augmath.plan_sizes import stage_sizes
+    from augmath.experiment.sizes import stage_sizes
 
     raw = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
     raw["workdir"] = str(tmp_path / "work")
@@ -185,7 +185,7 @@ def test_experiment_runs_end_to_end_and_resumes_after_kill(finished):
 
 def _data_overrides(argv: list[str]) -> dict:
     """The recipe keys a train stage's argv sets to choose its rows (placeholders like {dep:build} left out)."""
-    from augmath.train_plan import DATA_KEYS
+    from augmath.experiment.train_runs import DATA_KEYS
     from augmath.training.config import parse_overrides
 
     pairs = argv[argv.index("--dataset") + 2:]
@@ -251,7 +251,7 @@ def test_bad_train_runs_are_named(tmp_path, runs, message):
 def test_a_mixture_trains_in_a_small_experiment(tmp_path):
     """augment -> build -> tiny base -> one train stage on gsm8k-original (all) + gsm8k D_4, run as the
     experiment runs its stages; the other N of the series would hold the same originals and a larger D_N."""
-    from augmath.stages import run_stage
+    from augmath.experiment.stages import run_stage
     from augmath.training.config import load_recipe
     from augmath.training.data import load_rows
 

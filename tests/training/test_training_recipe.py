@@ -7,7 +7,7 @@ import json
 import pytest
 
 from augmath.models import BaseModelError, check_causal_lm
-from augmath.training.config import PACKAGED, RecipeError, load_recipe, parse_overrides
+from augmath.training.config import FIELDS, PACKAGED, RecipeError, load_recipe, parse_overrides
 from augmath.training.data import DatasetError
 from augmath.tiny import make_tiny_llama
 from training_helpers import default_dataset, launch, load_sft_module, tiny_recipe
@@ -52,12 +52,21 @@ def test_missing_unknown_and_invalid_keys(tmp_path):
     with pytest.raises(RecipeError, match=r"r.yaml: missing required key\(s\) model_name_or_path"):
         load_recipe(path)
     path.write_text("model_name_or_path: m\ndataset: x\noutput_dir: y\nlearning_rat: 1e-5\n")
-    with pytest.raises(RecipeError, match="unknown key 'learning_rat' \\(did you mean 'learning_rate'\\?\\)"):
+    with pytest.raises(RecipeError, match=r"r.yaml: learning_rat: unknown key \(did you mean 'learning_rate'\?\)"):
         load_recipe(path)
+    # every problem at once (the one typed-YAML checker, shared with the experiment config), each naming its place
+    path.write_text("model_name_or_path: m\ndataset: x\noutput_dir: y\nlearning_rat: 1e-5\nmax_length: long\n")
+    with pytest.raises(RecipeError) as e:
+        load_recipe(path, {"seeed": 1})
+    assert e.value.lines == [f"{path}: learning_rat: unknown key (did you mean 'learning_rate'?); valid: "
+                             + ", ".join(FIELDS), f"{path}: max_length: expected an integer, got str 'long'",
+                             "command line: seeed: unknown key (did you mean 'seed'?); valid: " + ", ".join(FIELDS)]
+    path.write_text("model_name_or_path: m\ndataset: x\noutput_dir: y\nlearning_rate: 2e-5\n")
+    assert load_recipe(path).learning_rate == 2e-5  # YAML 1.1 reads `2e-5` as text; a float field takes the number
     path.write_text("model_name_or_path: m\ndataset: x\noutput_dir: y\n")
     with pytest.raises(RecipeError, match="'overlong' is 'cut'; valid: truncate, drop"):
         load_recipe(path, {"overlong": "cut"})
-    with pytest.raises(RecipeError, match="'num_train_epochs' should be"):
+    with pytest.raises(RecipeError, match="command line: num_train_epochs: expected an integer, got str 'three'"):
         load_recipe(path, parse_overrides(["--num_train_epochs", "three"]))
     with pytest.raises(RecipeError, match="either 'dataset_config' or 'dataset_mixture'"):
         load_recipe(path, {"dataset_config": "a", "dataset_mixture": {"a": 1}})

@@ -205,7 +205,7 @@ def test_kill9_of_train_takes_the_launcher_and_trainer_with_it_and_the_folder_is
     build([tmp_path / "runs" / "run-gsm8k"], tmp_path / "ds", data_dir="packaged")
     make_tiny_llama(tmp_path / "base")
     model = tmp_path / "model"
-    token = "hf_" + "TrainEnvSecret" * 3  # the model folder and its card must never hold it (tests/test_secrets.py)
+    token = "hf_" + "TrainEnvSecret" * 3  # the model folder and its card must never hold it (tests/reliability/test_secrets.py)
     monkeypatch.setenv("HF_TOKEN", token)
     train = _cli("train", "cpu_tiny", "--model_name_or_path", tmp_path / "base", "--dataset", tmp_path / "ds",
                  "--dataset_config", "gsm8k-reverse", "--num_samples", "24", "--global_batch_size", "4",

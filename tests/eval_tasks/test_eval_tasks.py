@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from augmath.benchmarks import LIKELIHOOD_TASKS
+from augmath.evalsets import LIKELIHOOD_TASKS
 from augmath.eval_tasks import data as eval_data
 from augmath.prompts import ALPACA_STOP, format_prompt
 from eval_fixtures import TASKS_DIR, docs_for, eval_folders, full_data_dir, load_task_module, rows, settings_file  # noqa: F401

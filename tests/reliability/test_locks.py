@@ -1,6 +1,6 @@
 """Output folders are locked, provenance stays consistent, leftovers are cleaned (fast, in-process checks).
 
-The kill -9 versions of these (real processes killed at random moments) are in tests/test_crash.py.
+The kill -9 versions of these (real processes killed at random moments) are in tests/reliability/test_crash.py.
 """
 
 from __future__ import annotations

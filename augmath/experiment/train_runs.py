@@ -16,8 +16,9 @@ such lists, one stage each; `paths_per_query` is a number or a list, one stage e
 the parts that take the amounts (a part may set its own). Because the built dataset is stored query by query in
 a seeded order, D_4 ⊂ D_8 ⊂ D_16 for every part, and a mixture's fixed parts are the same rows at every N: the
 nesting holds across N. Each combination gives one train stage, `train-<base>-<label>-<N>`, whose recipe
-overrides set every data key (training/config.py: `num_queries`, `paths_per_query`, `rounds`, `dataset_parts`).
-The dataclasses below are also the experiment schema's (augmath/experiment_schema.py).
+overrides set every data key (`augmath.training.config.DATA_KEYS`: `num_queries`, `paths_per_query`, `rounds`,
+`dataset_parts`, ...). The dataclasses below are the experiment schema's too (augmath/experiment/config.py): the
+YAML is checked against them and built into them, and `train_runs` checks what types cannot say.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from augmath.training.config import DATA_KEYS
+
 ALL = "all"
-# the recipe keys that choose the training rows (training/config.py)
-DATA_KEYS = ("dataset_config", "dataset_mixture", "dataset_parts", "num_samples", "num_queries", "paths_per_query",
-             "rounds")
 
 
 @dataclass(frozen=True)
@@ -63,23 +63,21 @@ class TrainRun:
     overrides: dict[str, Any] = field(default_factory=dict)  # recipe keys for this run only
     name: str | None = None  # label in stage names (default: the config, or the mixture's configs joined by +)
 
-    @classmethod
-    def from_dict(cls, raw: dict, where: str) -> "TrainRun":
-        """A run from its YAML mapping (types already checked by the schema); ValueError on what types miss."""
-        if (raw.get("config") is None) == (raw.get("mixture") is None):
+    def validate(self, where: str) -> None:
+        """ValueError naming the entry for what the types do not say (amounts > 0, a config or a mixture, ...)."""
+        if (self.config is None) == (self.mixture is None):
             raise ValueError(f"{where} needs either 'config' or 'mixture', not both")
-        if not raw.get("amounts", [ALL]) or any(a != ALL and a <= 0 for a in raw.get("amounts", [])):
-            raise ValueError(f"{where}.amounts: needs query counts > 0 or '{ALL}', got {raw.get('amounts')!r}")
-        ks = raw.get("paths_per_query")
+        if not self.amounts or any(a != ALL and a <= 0 for a in self.amounts):
+            raise ValueError(f"{where}.amounts: needs query counts > 0 or '{ALL}', got {self.amounts!r}")
+        ks = self.paths_per_query
         if any(k <= 0 for k in (ks if isinstance(ks, list) else [ks or 1])) or ks == []:
             raise ValueError(f"{where}.paths_per_query: must be > 0, got {ks!r}")
-        rounds = raw.get("rounds")
+        rounds = self.rounds
         for selection in (rounds if rounds and isinstance(rounds[0], list) else [[0] if rounds is None else rounds]):
             if not selection or any(r < 0 for r in selection):
                 raise ValueError(f"{where}.rounds: round numbers are >= 0 (a list, or a list of lists), got {rounds!r}")
-        parts = None
-        if raw.get("mixture") is not None:
-            parts = [DataPart(**p) for p in raw["mixture"]]
+        parts = self.mixture
+        if parts is not None:
             if len(parts) < 2 or len({p.config for p in parts}) < len(parts):
                 raise ValueError(f"{where}.mixture: needs two or more parts with distinct configs")
             if all(p.amount is not None for p in parts):
@@ -87,7 +85,6 @@ class TrainRun:
                                  "nothing; leave 'amount' out of the part that should take each N")
             if any(p.amount not in (None, ALL) and p.amount <= 0 for p in parts):
                 raise ValueError(f"{where}.mixture: a part's 'amount' must be > 0 or '{ALL}'")
-        return cls(**{**raw, "mixture": parts})
 
     def label(self, rounds: list[int] | None) -> str:
         base = self.name or (("+".join(p.config for p in self.mixture)) if self.mixture else self.config)
@@ -114,11 +111,12 @@ class TrainRun:
         return out
 
 
-def train_runs(train: dict, where: str = "") -> list[TrainRun]:
-    """The `train.runs` of an experiment YAML as TrainRuns; ValueError naming the entry if one makes no sense or
-    two make the same train stage."""
+def train_runs(runs: list[TrainRun], where: str = "") -> list[TrainRun]:
+    """The `train.runs` of an experiment, checked; ValueError naming the entry if one makes no sense or two make
+    the same train stage."""
     prefix = f"{where}: " if where else ""
-    runs = [TrainRun.from_dict(r, f"{prefix}train.runs[{i}]") for i, r in enumerate(train.get("runs") or [])]
+    for i, run in enumerate(runs):
+        run.validate(f"{prefix}train.runs[{i}]")
     seen: dict[str, int] = {}
     for i, run in enumerate(runs):
         for label, _ in run.jobs():

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augmath.benchmarks import BENCHMARKS, benchmark_of
+from augmath.evalsets import BENCHMARKS, benchmark_of
 from augmath.io import DataError
-from augmath.stages import Stage, is_done
+from augmath.experiment.stages import Stage, is_done
 
 PLACEHOLDERS = {"model_name_or_path": "base", "output_dir": "out"}  # checked by the recipe, never read
 
@@ -33,10 +33,10 @@ def stage_sizes(cfg, stages: list[Stage]) -> dict[str, str]:
 
 
 def _dataset_folder(cfg, build: Stage | None) -> Path | None:
-    if cfg.dataset.get("path"):
-        from augmath.prebuilt import resolve_path
+    if cfg.dataset.path:
+        from augmath.experiment.prebuilt import resolve_path
 
-        folder = resolve_path(cfg.dataset["path"])
+        folder = resolve_path(cfg.dataset.path)
         return folder if (folder / "manifest.json").is_file() else None
     return build.out / "dataset" if build is not None and is_done(build) else None
 

@@ -112,7 +112,7 @@ def test_push_stages_the_card_under_its_repo_id_with_weights_in_the_chosen_dtype
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM
 
-    from augmath import hub
+    from augmath.publish import hub
 
     _, out, _ = baseline
     source_bytes = (out / "model.safetensors").read_bytes()

@@ -13,7 +13,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS
 
 from augmath.dataset_builders import build as B
-from augmath import hub
+from augmath.publish import hub
 from augmath.cli import main as cli
 
 FAKE_TOKEN = "hf_" + "FakeTokenForTests" * 2  # shaped like a real token, valid nowhere
