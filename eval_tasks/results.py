@@ -134,7 +134,7 @@ def grade_task(rows: list[dict], k: int, task: str, source: Path, profile: str =
 def likelihood_task(rows: list[dict], task: str, source: Path) -> tuple[list[dict], dict]:
     """Per-item likelihood values from lighteval's details; (details rows, summary) or raise when they disagree
     with a recomputation from the saved NLL, token count and reference."""
-    from augmath.analysis.stats import mean_interval
+    from augmath.stats import mean_interval
     from augmath.eval_tasks.likelihood import LN2, item_values
 
     details, mismatches = [], []

@@ -37,7 +37,7 @@ def equal_n_comparisons(folders: list[ResultsFolder], *, confidence: float = 0.9
     """Training data compared at the same N and base model against the `original` data of the same source: for
     every task both scored, the paired difference over the items both scored (bootstrap interval) and a verdict.
     Groups without an original row, or with nothing to compare it to, are left out."""
-    from augmath.analysis.stats import mean_interval, paired_difference
+    from augmath.stats import mean_interval, paired_difference
     from augmath.analysis.transfer import IN_DOMAIN, classify
 
     groups: dict[tuple, list[ResultsFolder]] = defaultdict(list)

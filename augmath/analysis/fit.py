@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from augmath.analysis.results import HIGHER_IS_BETTER, METRIC_LABELS, ResultsFolder, is_demo_model, load_many
-from augmath.analysis.stats import bootstrap_means, finite as _finite, percentile_interval
+from augmath.stats import bootstrap_means, finite as _finite, percentile_interval
 from augmath.io import DataError, write_json_atomic
 from augmath.analysis.scaling import (
     fit_loglinear, fit_segmented, information_criteria, loo_rmse, predict, solve_target,
