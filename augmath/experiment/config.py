@@ -162,7 +162,7 @@ class ExperimentConfig:
 def check_meaning(raw: dict) -> list[str]:
     """What types cannot say: strategies that exist and apply to their source, distinct run names, a recipe that
     resolves and accepts the overrides, evaluation tasks that exist, augment runs or a prebuilt dataset. Parts
-    whose types are wrong are skipped here (check_config has named them already)."""
+    whose types are wrong are skipped here (augmath.typed_yaml.check has named them already)."""
     from augmath.augment.strategies import get
     from augmath.evalsets import EVAL_TASKS
 

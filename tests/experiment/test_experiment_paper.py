@@ -15,8 +15,7 @@ from augmath.eval_tasks import run as eval_run
 from augmath.experiment import ExperimentConfig, plan
 from augmath.experiment.runner import _generator
 from augmath.experiment.config import check_meaning
-from augmath.typed_yaml import build
-from augmath.typed_yaml import check as check_config
+from augmath.typed_yaml import build, check
 from augmath.experiment.stages import resolve
 from augmath.training.config import load_recipe
 
@@ -94,7 +93,7 @@ def test_paper_configs_generation_and_evaluation_settings_are_valid(name):
     the eval profiles and arguments, and the train runs (mixtures of the original and augmented data nested by
     round and by query: issue #13 part A) as the train stages they become."""
     raw = yaml.safe_load((ROOT / "configs" / name).read_text())
-    assert check_config(ExperimentConfig, raw) == [] and check_meaning(raw) == []  # the whole file, every key
+    assert check(ExperimentConfig, raw) == [] and check_meaning(raw) == []  # the whole file, every key
     source = raw["augment"][0]["source"]
     trains = [s.name for s in plan(build(ExperimentConfig, raw)) if s.kind == "train"]
     k3 = "-k3" if source == "gsm8k" else ""
