@@ -1,5 +1,7 @@
-"""The one card renderer: dataset, model and results cards all come from the `*_card.md` templates beside this
-module (`cards/` in the repo, `augmath/cards/` when installed) through huggingface_hub.
+"""The one card renderer: dataset, model and results cards from the `*_card.md` templates.
+
+The templates sit beside this module (`cards/` in the repo, `augmath/cards/` when installed) and are rendered
+through huggingface_hub.
 
 Templates are jinja files with `{{ card_data }}` as their YAML header (huggingface_hub's convention), so the
 metadata block is always produced by huggingface_hub's own CardData serialisers, never by hand.

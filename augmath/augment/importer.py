@@ -1,4 +1,6 @@
-"""`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder that
+"""`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder.
+
+`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder that
 `augmath build`, `train` and `eval` use like one written by `augmath augment`.
 
     augmath import AugGSM8K.jsonl --format mugglemath --source gsm8k --out runs/auggsm8k-released \
