@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _load_tree():
     spec = importlib.util.spec_from_file_location("augmath_tree_script", REPO / "scripts" / "tree.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
