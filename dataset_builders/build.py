@@ -357,7 +357,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
     p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
-                   help=f"where the original seeds are read: {DATA_DIR_HELP}")
+                   help=f"the original seeds' {DATA_DIR_HELP}")
     p.add_argument("--paths-per-query", type=int, default=None, metavar="K",
                    help="keep at most the first K kept paths (responses) of each query (default: all)")
 

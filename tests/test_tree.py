@@ -86,6 +86,20 @@ def test_every_module_docstring_has_a_summary_line():
         assert lines[0].strip() == "name:" or len(lines) == 1 or not lines[1].strip(), rel
 
 
+def test_nothing_the_wheel_ships_names_the_projects_own_folders():
+    """Help texts, messages, docstrings and card templates name only what a wheel user has: never ../shared/...
+    (the project's CI data and notes), which neither an install nor a fresh clone has."""
+    table = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = {REPO / rel for rel in _package_modules(REPO)}
+    for name, patterns in table["package-data"].items():
+        folder = REPO / tree.package_folder(name, table.get("package-dir", {}))
+        shipped |= {p for pattern in patterns for p in folder.glob(pattern)}
+    assert len(shipped) > 130
+    offenders = [p.relative_to(REPO).as_posix() for p in sorted(shipped)
+                 if re.search(r"shared/(data|notes)", p.read_text(encoding="utf-8", errors="replace"))]
+    assert offenders == []
+
+
 # --- the check fails for what it guards, on a small made-up project ---
 
 def _project(tmp_path: Path, modules: dict[str, str], packages: list[str]) -> Path:
