@@ -1,5 +1,7 @@
-"""The one registry of evaluation benchmarks: what each is, where its data and few-shot pool come from, how it
-is graded, how long its answers may be, and the Hub dataset it is reported under.
+"""The one registry of evaluation sets: what each benchmark is, where its data comes from, how it is graded.
+
+Per benchmark: its data and few-shot pool, its grading, how long its answers may be, and the Hub dataset it is
+reported under.
 
 Every stage reads it: the lighteval tasks (augmath.eval_tasks), the model card's model-index
 (augmath.cards.model), the transfer matrix's column order (augmath.analysis.transfer).

@@ -8,7 +8,7 @@ into $AUGMATH_CACHE/models/<name> (default ~/.cache/augmath) and returns that fo
 
 Why the dance in `convert_embedded`: transformers dequantizes a GGUF into an fp32 model but keeps a GGUF
 quantization config on it; save_pretrained would then write a folder that claims to be quantized and that
-Trainer/accelerate refuse. Removing the quantizer's config first gives a plain folder (../shared/notes/stack.md).
+Trainer/accelerate refuse (transformers 5.x). Removing the quantizer's config first gives a plain folder.
 """
 
 from __future__ import annotations

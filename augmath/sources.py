@@ -5,8 +5,8 @@
     load("math500")                  -> the 500 MATH-500 test items (Lightman et al.)
     load("svamp") / load("asdiv") / load("mawps")
 
-Where the files come from, in order: `data_dir` (a folder laid out like ../shared/data), $AUGMATH_DATA_DIR,
-else the public Hub datasets through `datasets` (openai/gsm8k, ...). `data_dir="packaged"` reads the <=200-row
+Where the files come from, in order: `data_dir` (a folder holding the files named in FILES; docs/data.md),
+$AUGMATH_DATA_DIR, else the public Hub datasets through `datasets` (openai/gsm8k, ...). `data_dir="packaged"` reads the <=200-row
 GSM8K / MATH / SVAMP samples shipped inside the package (MIT), so the demo runs on a fresh offline machine.
 ASDiv (CC BY-NC) and MAWPS (licence unstated) are never shipped.
 Full files have their row counts asserted; a bad file fails naming the file, line and field.
@@ -53,6 +53,10 @@ FILES: dict[tuple[str, str], tuple[str, int]] = {
     ("asdiv", "test"): ("asdiv/asdiv.jsonl", 2305),
     ("mawps", "test"): ("mawps/test.jsonl", 2065),
 }
+# What every `--data-dir` option says, in words a wheel user can act on (the layout is FILES, nothing else).
+DATA_DIR_HELP = ("benchmark files: a folder holding any of " + ", ".join(rel for rel, _ in FILES.values())
+                 + " (formats: docs/data.md), or 'packaged' (the small samples inside augmath); "
+                 "default $AUGMATH_DATA_DIR, else the public Hub datasets")
 SPLITS = {name: sorted({s for (n, s) in FILES if n == name}) for (name, _) in FILES}
 # Every evaluation set that generated data is decontaminated against and that models are scored on.
 EVAL_SETS: list[tuple[str, str]] = [
@@ -250,7 +254,7 @@ def available(data_dir=None) -> list[tuple[str, str]]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=sorted(SPLITS), help="benchmark")
     p.add_argument("--split", default=None)
-    p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", default=None, help="write canonical records as JSONL here (default: print a summary)")
 

@@ -1,5 +1,6 @@
-"""The one typed-YAML checker: a parsed YAML document against a dataclass, every problem at once, then the typed
-object the caller holds.
+"""The one typed-YAML checker: a parsed YAML document against a dataclass, every problem at once.
+
+It returns every problem at once, then the typed object the caller holds.
 
     problems = check(SFTConfig, raw, where="recipe.yaml")   # [] or one line per problem, naming the key path
     cfg = build(SFTConfig, raw)                              # nested dataclasses, YAML 1.1 floats read as floats

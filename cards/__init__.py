@@ -10,8 +10,8 @@ The results card is rendered by augmath.analysis.report from `results_card.md`.
 from augmath._lazy import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
-    "render_card": "render", "save_card": "render", "scrub_secrets": "render", "template_path": "render",
-    "SECRET_ENV": "render", "CARDS_DIR": "render", "REPO_ID_RE": "render",
+    "render_card": "render", "save_card": "render", "template_path": "render", "CARDS_DIR": "render",
+    "REPO_ID_RE": "render",
     "render_dataset_card": "dataset", "dataset_summary": "dataset",
     "render_model_card": "model", "add_eval_results": "model",
 })

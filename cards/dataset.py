@@ -17,7 +17,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from augmath.cards.render import render_card
 
-# Licence of each source's train split (../shared/data/SOURCES.md); the generated text derives from them.
+# Licence of each source's train split (docs/data.md names the upstream repositories); generated text derives
+# from them.
 LICENSES = {"gsm8k": "mit", "math": "mit"}
 SOURCE_DATASETS = {"gsm8k": "openai/gsm8k", "math": "EleutherAI/hendrycks_math"}
 SOURCE_NAMES = {"gsm8k": "GSM8K (Cobbe et al., 2021)", "math": "MATH (Hendrycks et al., 2021)"}

@@ -23,7 +23,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from augmath.evalsets import BENCHMARKS
+from augmath.evalsets import BENCHMARKS, benchmark_of
 from augmath.cards.render import REPO_ID_RE, render_card, save_card
 from augmath.io import read_json, write_json_atomic
 
@@ -120,7 +120,7 @@ def _eval_results(evals: dict[str, dict]) -> list[EvalResult]:
     out = []
     for key, r in evals.items():
         name = r.get("benchmark", key)
-        b = BENCHMARKS.get(name)
+        b = BENCHMARKS.get(benchmark_of(name))  # gsm8k_bpb scores GSM8K: model-index names the Hub dataset
         hub, display, config, split = ((b.hub_id, b.display, b.hub_config, b.hub_split) if b
                                        else (name, name, None, "test"))
         profile, template, fewshot = _settings(r)

@@ -1,9 +1,11 @@
-"""The one card renderer: dataset, model and results cards all come from the `*_card.md` templates beside this
-module (`cards/` in the repo, `augmath/cards/` when installed) through huggingface_hub.
+"""The one card renderer: dataset, model and results cards from the `*_card.md` templates.
+
+The templates sit beside this module (`cards/` in the repo, `augmath/cards/` when installed) and are rendered
+through huggingface_hub.
 
 Templates are jinja files with `{{ card_data }}` as their YAML header (huggingface_hub's convention), so the
 metadata block is always produced by huggingface_hub's own CardData serialisers, never by hand.
-Secrets are scrubbed from every rendered card as a last line of defence.
+Secrets are masked in every rendered card (augmath.redaction.redact) as a last line of defence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData, RepoCard
 from huggingface_hub.repocard_data import CardData
 
-from augmath.redaction import SECRET_ENV, redact  # noqa: F401 - SECRET_ENV is part of this face
+from augmath.redaction import redact
 
 # The templates ship as package data beside this module; AUGMATH_CARDS_DIR points at a folder of your own.
 CARDS_DIR = Path(os.environ.get("AUGMATH_CARDS_DIR") or Path(__file__).resolve().parent)
@@ -36,11 +38,6 @@ def template_path(name: str) -> Path:
     return path
 
 
-def scrub_secrets(text: str) -> str:
-    """Mask secret environment values, key-shaped strings and URL credentials (augmath.redaction)."""
-    return redact(text)
-
-
 def render_card(kind: str, template_name: str, card_data: CardData | dict[str, Any] | None = None,
                 **variables: Any) -> RepoCard:
     """Render the template `<template_name>.md` as a `kind` ("dataset" | "model" | "results") card."""
@@ -50,7 +47,7 @@ def render_card(kind: str, template_name: str, card_data: CardData | dict[str, A
     if card_data is None or isinstance(card_data, dict):
         card_data = data_cls(**(card_data or {}))
     card = card_cls.from_template(card_data, template_path=str(template_path(template_name)), **variables)
-    return card_cls(scrub_secrets(str(card)))
+    return card_cls(redact(str(card)))
 
 
 def save_card(card: RepoCard, folder: str | os.PathLike) -> Path:

@@ -348,6 +348,8 @@ def _augmath_version() -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
+
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders written by `augmath augment`")
     p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically)")
     p.add_argument("--name", default="augmath", help="dataset name used in the card (default: augmath)")
@@ -355,7 +357,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the scaling order (default 0)")
     p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
-                   help="benchmark folder for the original seeds (default $AUGMATH_DATA_DIR, else the Hub)")
+                   help=f"the original seeds' {DATA_DIR_HELP}")
     p.add_argument("--paths-per-query", type=int, default=None, metavar="K",
                    help="keep at most the first K kept paths (responses) of each query (default: all)")
 

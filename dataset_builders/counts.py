@@ -1,5 +1,7 @@
-"""What `augmath build` counts while it streams rows into the configs: rows and queries per config, verification
-per (source, strategy), and who made the data: rows and queries per strategy x round x generator pair.
+"""What `augmath build` counts while it streams rows: per config, per strategy, per generator pair.
+
+Rows and queries per config, verification per (source, strategy), and who made the data: rows and queries
+per strategy x round x generator pair.
 
 The rows arrive in the dataset's order, where each query's rows are contiguous, so a query is counted when its
 first row arrives and nothing per query is kept in memory.

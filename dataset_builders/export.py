@@ -1,4 +1,6 @@
-"""`augmath export DATASET --config C --format mugglemath|alpaca --out FILE.jsonl`: a dataset made here, as the
+"""`augmath export`: a config of a dataset made here, as MuggleMath or Alpaca JSON Lines for other trainers.
+
+`augmath export DATASET --config C --format mugglemath|alpaca --out FILE.jsonl`: a dataset made here, as the
 JSON Lines other trainers read (MuggleMath's and Alpaca's layouts: augmath.augment.released).
 
     augmath export outputs/augmath --config gsm8k --format mugglemath --out auggsm8k.jsonl

@@ -58,8 +58,8 @@ def _fingerprint(test: list[dict], pool: list[dict]) -> str:
 def prepare(name: str, data_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Path:
     """Write (or find) the local dataset folder for benchmark `name`; return its path.
 
-    data_dir as in augmath.sources.load: a folder laid out like ../shared/data, "packaged", or None for
-    $AUGMATH_DATA_DIR and then the public Hub datasets.
+    data_dir as in augmath.sources.load: a folder of benchmark files (augmath.sources.FILES, docs/data.md),
+    "packaged", or None for $AUGMATH_DATA_DIR and then the public Hub datasets.
     """
     import pandas as pd
 

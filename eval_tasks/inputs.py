@@ -1,7 +1,9 @@
-"""The inputs of `augmath eval`, checked before anything heavy is loaded: the task list and per-task sample
-sizes, what the likelihood tasks need (a backend with prompt log-likelihoods, the training prompt, the model's
-end-of-sequence token), the model (a local folder, a GGUF, `embedded`, or a Hub id), the endpoint's served models,
-and the generation settings of the evaluation profile. Every problem is an EvalError with a message for the user.
+"""The inputs of `augmath eval`, checked before anything heavy is loaded.
+
+The task list and per-task sample sizes, what the likelihood tasks need (a backend with prompt
+log-likelihoods, the training prompt, the model's end-of-sequence token), the model (a local folder, a GGUF,
+`embedded`, or a Hub id), the endpoint's served models, and the generation settings of the evaluation profile.
+Every problem is an EvalError with a message for the user.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ needs vllm installed) and `endpoint` (any OpenAI-compatible server, e.g. `augmat
 endpoint) reach it through one file, OUT/lighteval/settings.json (augmath.eval_tasks.settings). Its raw output
 stays in OUT/lighteval/, and OUT/results.json + OUT/details/<task>.jsonl are written from it (results.py).
 
-lighteval 0.13's offline traps, handled here (../shared/notes/stack.md):
+lighteval 0.13's offline traps, handled here (docs/evaluation.md has the details):
 - importing its tiny_benchmarks task downloads tinyBenchmarks.pkl with no timeout -> an empty stand-in is
   placed in the installed package when missing;
 - its answer cache lives at <cache_dir>/<model_name>/<hash of the settings>; with an absolute model path that is
@@ -284,6 +284,8 @@ def model_config(args, model_name: str, params: dict, cache_dir: Path | None) ->
 # ------------------------------------------------------------------------------------------- the CLI
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
+
     p.add_argument("--model", help="model folder, Hub id, a .gguf, or 'embedded' (SmolLM2-135M-Instruct); "
                                    "for --backend endpoint the served model name (default: the server's first)")
     p.add_argument("--tasks", required=True, help=f"comma-separated, from: {', '.join(EVAL_TASKS)} "
@@ -295,8 +297,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                     "server for the run); the key comes from $OPENAI_API_KEY")
     p.add_argument("--max-samples", default=None,
                    help="evaluate a fixed random subset of N per task; or per task, e.g. 24,math500_bpb=8")
-    p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
-                                                    "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
     p.add_argument("--template", default="alpaca", choices=TEMPLATES,
                    help="prompt template (augmath.prompts; default alpaca; alpaca-input: the paper's Instruction/Input "

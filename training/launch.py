@@ -106,9 +106,16 @@ def build_command(recipe: str, overrides: list[str], processes: int | None = Non
     return cmd, env
 
 
+def packaged_recipe_names() -> str:
+    """The recipes shipped in augmath.training, by the names `augmath train` accepts: "cpu_tiny, smollm2_demo, ..."."""
+    from augmath.training.config import PACKAGED
+
+    return ", ".join(sorted(p.stem for p in (PACKAGED / "recipes").glob("*.yaml")))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="training recipe: a YAML file, or a packaged recipe's name (cpu_tiny, "
-                                       "smollm2_demo, paper_llama2_7b_fsdp)")
+    parser.add_argument("recipe", help=f"training recipe: a YAML file, or a packaged recipe's name "
+                                       f"({packaged_recipe_names()})")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="...",
                         help="--processes N, --accelerate-config FILE, --dry-run, and recipe overrides --key value")
 

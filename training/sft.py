@@ -52,7 +52,10 @@ class LaunchError(RuntimeError):
 
 def parse_args(argv: list[str] | None) -> SFTConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], usage="%(prog)s --config RECIPE [--key value ...]")
-    parser.add_argument("--config", required=True, help="recipe YAML, or a packaged recipe's name (training/recipes/)")
+    from augmath.training.launch import packaged_recipe_names
+
+    parser.add_argument("--config", required=True,
+                        help=f"recipe YAML, or a packaged recipe's name ({packaged_recipe_names()})")
     args, rest = parser.parse_known_args(argv)
     return load_recipe(args.config, parse_overrides(rest))
 

@@ -1,4 +1,6 @@
-"""What the experiment report concludes (augmath.analysis.report): training data compared at equal N with the
+"""The experiment report's conclusions: each training data against the original seeds, and findings in words.
+
+What the experiment report concludes (augmath.analysis.report): training data compared at equal N with the
 original seeds, paired over the same evaluation items, and the findings in words, each with its interval.
 
 `equal_n_comparisons` returns JSON-ready records; `comparisons_table` and `findings` return markdown. Nothing here

@@ -1,4 +1,6 @@
-"""Markdown sections of the experiment report (augmath.analysis.report): each training data at its largest N, the
+"""Markdown sections of the experiment report (augmath.analysis.report) and their number formats.
+
+Markdown sections of the experiment report (augmath.analysis.report): each training data at its largest N, the
 fit table, data statistics, the summary and timing tables, and the number formats they share with
 augmath.analysis.findings (comparisons at equal N, findings in words).
 

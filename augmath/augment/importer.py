@@ -1,4 +1,6 @@
-"""`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder that
+"""`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder.
+
+`augmath import FILE`: published augmented data (MuggleMath, MetaMathQA, Alpaca) -> a run folder that
 `augmath build`, `train` and `eval` use like one written by `augmath augment`.
 
     augmath import AugGSM8K.jsonl --format mugglemath --source gsm8k --out runs/auggsm8k-released \
@@ -42,6 +44,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a strategy name becomes part of confi
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
+
     p.add_argument("file", help="JSON Lines file (or a .json array) in the given format")
     p.add_argument("--format", required=True, choices=list(FIELDS), help="record layout (docs/augment.md, Import)")
     p.add_argument("--source", required=True, choices=["gsm8k", "math"], help="benchmark whose train split seeded it")
@@ -55,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="least TF-IDF cosine similarity to link a query to its nearest train question (default 0.5)")
     p.add_argument("--allow-unlinked", action="store_true",
                    help="keep queries linked to no train record (counted; they have no -original row)")
-    p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--skip-decontam", action="store_true", help="do not check against evaluation sets")
 
 

@@ -41,6 +41,8 @@ from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_p
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
+
     p.add_argument("--source", required=True, choices=["gsm8k", "math"], help="seed benchmark (its train split)")
     p.add_argument("--strategies", default="numbers,reverse",
                    help="comma list: numbers,fraction,combine,conditional,complexity,rephrase,reverse,selfverify,paths")
@@ -65,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
-    p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
     p.add_argument("--skip-decontam", action="store_true",
                    help="do not check against evaluation sets (not for release)")

@@ -1,5 +1,6 @@
-"""Answer verification for sampled reasoning paths: the solver prompt, RFT filtering against a known gold,
-and majority votes where no gold exists.
+"""Answer verification for sampled reasoning paths: the solver prompt, RFT filtering, majority votes.
+
+RFT filtering keeps the paths that reach a known gold; majority votes decide where no gold exists.
 
 - `filter_paths(texts, gold, kind)`: RFT's rule. A path is kept when its final answer matches the gold
   (augmath.grading.grader, so 0.5 and 1/2 agree), its GSM8K <<a=b>> annotations all evaluate (augmath.augment.calc), and

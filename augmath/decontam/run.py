@@ -259,11 +259,12 @@ class Decontaminator:
 # --- `augmath decontaminate`: a run folder or any JSONL with a question field ---
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
+
     p.add_argument("input", help="a run folder (reads its items.jsonl) or a JSONL file")
     p.add_argument("--key", default="question", help="the field holding the question (MuggleMath's JSONL: query)")
     p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/decontamination or FILE.decontam/)")
-    p.add_argument("--data-dir", default=None, help="evaluation data: a folder like ../shared/data, 'packaged', "
-                   "or unset for $AUGMATH_DATA_DIR / the Hub")
+    p.add_argument("--data-dir", default=None, help=f"the evaluation sets' {DATA_DIR_HELP}")
     p.add_argument("--require-all", action="store_true", help="fail unless every evaluation set can be loaded")
     p.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, help="word n-gram size (default 13)")
     p.add_argument("--ngram-threshold", type=float, default=DEFAULT_NGRAM_THRESHOLD,

@@ -20,7 +20,7 @@ from augmath.typed_yaml import given
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="experiment YAML (see configs/demo.yaml)")
+    p.add_argument("config", help="experiment YAML (an example: configs/demo.yaml in the augmath repository)")
     p.add_argument("--plan", action="store_true", help="print the stages and their state, run nothing")
 
 

@@ -228,8 +228,8 @@ def check_folders(raw: dict) -> list[str]:
     problems = []
     data_dir = raw.get("data_dir")
     if isinstance(data_dir, str) and data_dir != "packaged" and not Path(data_dir).expanduser().is_dir():
-        problems.append(f"data_dir: {data_dir} is not a folder (give a folder laid out like ../shared/data, "
-                        "or 'packaged')")
+        problems.append(f"data_dir: {data_dir} is not a folder (give a folder of benchmark files, "
+                        "gsm8k/train.jsonl.gz, gsm8k/test.jsonl, ... as docs/data.md lays out, or 'packaged')")
     dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
     if isinstance(dataset.get("path"), str):
         problems += folder_problems(dataset["path"], dataset.get("name"), dataset.get("version"))

@@ -1,4 +1,6 @@
-"""Running a plan: `run_experiment(CONFIG)` takes the work dir's lock, starts the embedded server if an augment
+"""Running an experiment's plan: the work dir's lock, the embedded server, every stage not done yet.
+
+`run_experiment(CONFIG)` takes the work dir's lock, starts the embedded server if an augment
 stage needs one, runs every stage not done yet in order, and writes `timings.json`.
 
 Re-running the same command after a crash skips finished stages and resumes the one that was cut; each push

@@ -1,5 +1,6 @@
-"""How big each stage of an experiment is, for `augmath experiment CONFIG --plan`: the rows (and queries) each
-train stage trains on, the items each eval stage generates for.
+"""How big each stage of an experiment is, for `augmath experiment CONFIG --plan`.
+
+The rows (and queries) each train stage trains on, the items each eval stage generates for.
 
 Rows are counted by the training code itself (`augmath.training.data.load_rows` on the recipe each train stage's
 argv makes), so the plan cannot disagree with the run. They need the dataset: a prebuilt folder

@@ -28,9 +28,9 @@ from typing import Any
 
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
-from augmath.cards import REPO_ID_RE, scrub_secrets
+from augmath.cards import REPO_ID_RE
 from augmath.io import DataError, read_json, sha256_file, write_json_atomic
-from augmath.redaction import secrets_in_folder
+from augmath.redaction import redact, secrets_in_folder
 from augmath.publish.staging import DTYPES, StagingError, commit_message, stage_folder
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
 IGNORE_PATTERNS = [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"]
@@ -236,9 +236,9 @@ def push(plan: PushPlan, api: Any = None) -> str:
                            tag_message=plan.message)
         return commit.commit_url
     except PushError as e:
-        raise PushError(scrub_secrets(str(e))) from None
+        raise PushError(redact(str(e))) from None
     except Exception as e:  # noqa: BLE001 - anything from the network layer may quote a header
-        raise PushError(scrub_secrets(f"push to {plan.repo_id} failed: {type(e).__name__}: {e}")) from None
+        raise PushError(redact(f"push to {plan.repo_id} failed: {type(e).__name__}: {e}")) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -262,11 +262,11 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_push(args.folder, args.repo_id, args.revision, args.private, args.message, args.tag,
                          args.dtype, args.stage)
         if args.dry_run:
-            print(scrub_secrets(describe(plan)))
+            print(redact(describe(plan)))
             return 0
         url = push(plan)
     except PushError as e:
-        print(f"augmath push: error: {scrub_secrets(str(e))}", file=sys.stderr)
+        print(f"augmath push: error: {redact(str(e))}", file=sys.stderr)
         return 2
     finally:
         if plan is not None:

@@ -1,5 +1,6 @@
-"""The exact folder `augmath push` uploads: the files it sends, with the model card rendered for the Hub and the
-weights in the chosen dtype.
+"""The exact folder `augmath push` uploads: its files, the model card for the Hub, the weights' dtype.
+
+The files it sends, with the model card rendered for the Hub and the weights in the chosen dtype.
 
     staged = stage_folder(folder, "model", "org/name", dest, files, dtype="auto")   # -> Staged(path, weights)
 

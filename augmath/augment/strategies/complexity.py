@@ -1,5 +1,6 @@
-"""`complexity`: increase the complexity of the problem (MuggleMath strategy 5, reported as the strongest
-single strategy). LLM rewrite; majority-vote answer."""
+"""`complexity`: increase the complexity of the problem (MuggleMath strategy 5).
+
+Reported by MuggleMath as the strongest single strategy. LLM rewrite; majority-vote answer."""
 
 from augmath.augment.strategies.evolve import EvolveStrategy, Example
 

@@ -1,4 +1,6 @@
-"""MuggleMath query evolution through an LLM: the machinery shared by numbers/fraction/combine/conditional/
+"""MuggleMath query evolution through an LLM, shared by the LLM rewrite strategies.
+
+MuggleMath query evolution through an LLM: the machinery shared by numbers/fraction/combine/conditional/
 complexity (and, with its own instruction, rephrase).
 
 The generator sees one worked example of the same rewrite (MuggleMath shows the model a seed rewritten five

@@ -1,5 +1,7 @@
-"""`fraction`: introduce fractions or percentages (MuggleMath strategy 2). LLM rewrite; no gold, so the
-answer is the majority over sampled paths (GSM8K) or over the generator's solution plus paths (MATH)."""
+"""`fraction`: introduce fractions or percentages (MuggleMath strategy 2).
+
+LLM rewrite; no gold, so the answer is the majority over sampled paths (GSM8K) or over the generator's
+solution plus paths (MATH)."""
 
 from augmath.augment.strategies.evolve import EvolveStrategy, Example
 

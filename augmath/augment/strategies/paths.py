@@ -1,4 +1,6 @@
-"""`paths`: response augmentation (RFT / MetaMath AnsAug). The seed question itself, answered by k reasoning
+"""`paths`: response augmentation (RFT / MetaMath AnsAug): more reasoning paths for the seed question.
+
+`paths`: response augmentation (RFT / MetaMath AnsAug). The seed question itself, answered by k reasoning
 paths sampled at temperature T; a path is kept when its final answer matches the seed's gold, its GSM8K
 <<a=b>> annotations all evaluate, and its list of equations differs from every path kept before
 (RFT's dedup). The query is the seed, so no prompt of its own: the solver prompt (augmath.augment.verify) is used."""

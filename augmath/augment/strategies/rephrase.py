@@ -1,4 +1,6 @@
-"""`rephrase` (MetaMath): the same problem in other words. The seed's gold still holds, but only if the
+"""`rephrase` (MetaMath): the same problem in other words, kept when sampled paths re-solve it.
+
+`rephrase` (MetaMath): the same problem in other words. The seed's gold still holds, but only if the
 rephrasing kept the meaning, so a rephrased question is kept only when sampled paths re-solve it to the
 seed's gold (gold_method "seed-gold"); the matching paths become its responses."""
 

@@ -1,4 +1,6 @@
-"""`selfverify` (MetaMath's Self-Verification): a number of the question becomes the unknown x, the answer
+"""`selfverify` (MetaMath's Self-Verification): the answer stated, a number of the question asked for.
+
+`selfverify` (MetaMath's Self-Verification): a number of the question becomes the unknown x, the answer
 is stated as a fact, and x is asked for. An LLM turns "question with x + answer" into one declarative
 problem (the query); the masked number is the gold, so sampled paths must reach it ("masked-number").
 The parser rejects rewrites that lost x or the answer, or that give the masked number away."""
