@@ -30,8 +30,10 @@ from pathlib import Path
 from augmath import __version__
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
 from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.augment.plan import add_plan_arguments, make_plan, print_plan
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
+from augmath.augment.shards import in_shard, parse_shard, write_heads
 from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
                         write_jsonl_atomic)
 from augmath.redaction import redact_url
@@ -46,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma list: numbers,fraction,combine,conditional,complexity,rephrase,reverse,selfverify,paths")
     p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
     p.add_argument("--limit", type=int, default=None, help="first N seeds only")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run shard I of N (0-based; a seed's shard is fixed by its id): N machines each run one "
+                        "into its own folder NAME-I, and `augmath build NAME-0 ... NAME-{N-1}` gives the dataset "
+                        "of one unsharded run NAME (augmath.augment.shards)")
     p.add_argument("--rounds", type=int, default=1, help="query rounds: one rewrite per strategy per seed each")
     p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
@@ -57,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     add_endpoint_arguments(p)
     add_query_arguments(p)
+    add_plan_arguments(p)
     p.add_argument("--path-selection", default="first", choices=SELECTIONS,
                    help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
                         "(default), or the most diverse by edit distance (RFT's released scripts)")
@@ -78,7 +85,7 @@ def config_of(args: argparse.Namespace) -> dict:
     keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
             "base_url", "model", "data_dir", "no_llm", "skip_decontam",
             "query_base_url", "query_model", "response_base_url", "response_model", "prompt_style", "numbers",
-            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths"]
+            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths", "shard"]
     config = {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
     return {**config, **{k: redact_url(config[k]) for k in URL_KEYS}}  # run.json is published with the dataset
 
@@ -88,7 +95,7 @@ def config_of(args: argparse.Namespace) -> dict:
 # each run) resumes a run; every other recorded key, present or future, must match.
 URL_KEYS = ("base_url", "query_base_url", "response_base_url")
 NOT_SETTINGS = ("augmath_version", *URL_KEYS)
-OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json")
+OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json", "shard_heads.jsonl")
 
 
 def run_key(config: dict) -> str:
@@ -138,22 +145,28 @@ def run(args: argparse.Namespace) -> int:
     for s in strategies:
         if not s.applies(args.source):
             raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
-    seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    shard = parse_shard(args.shard, out) if args.shard else None
+    all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
+    if args.plan:  # before the lock: a plan creates nothing
+        print_plan(make_plan(args, strategies, seeds, out, _kind(args), _max_tokens(args)))
+        return 0
     with folder_lock(out, "augmath augment"):
         _claim_run_dir(out, config, args.replace)
         out.mkdir(parents=True, exist_ok=True)
-        return _augment(args, out, config, strategies, seeds, started)
+        return _augment(args, out, config, strategies, seeds, started, all_seeds)
 
 
-def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float) -> int:
+def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float,
+             all_seeds) -> int:
     from augmath.engine import Request
 
-    kind = "gsm8k" if args.source == "gsm8k" else "math"
-    max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
+    kind, max_tokens = _kind(args), _max_tokens(args)
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
     if args.prompt_style == "paper":
         prompt_hashes["paper"] = PAPER.prompt_hash
     run_json = {"config": config, "run_key": run_key(config), "seeds": len(seeds), "prompt_hashes": prompt_hashes,
+                **({"seeds_in_run": len(all_seeds)} if args.shard else {}),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json_atomic(out / "run.json", run_json)
     tally = Tally([s.name for s in strategies])
@@ -191,7 +204,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         items = _verify(queries, sampled, path_params, args, kind, tally, drop)
         usage = dict(engines.last.stats.usage_in_log) if engines.last else {}
         generators = {role: engines.model(role) for role in ("query", "response")}
-    items = _dedup_and_decontaminate(items, seeds, args, tally, drop)
+    items = _dedup_and_decontaminate(items, all_seeds, args, tally, drop,
+                                     out if args.shard else None, [s.name for s in strategies])
     tally.count_items(items)
     write_jsonl_atomic(out / "items.jsonl", items)
     write_jsonl_atomic(out / "dropped.jsonl", dropped)
@@ -219,6 +233,14 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               file=sys.stderr)
         return 1
     return 0
+
+
+def _kind(args) -> str:
+    return "gsm8k" if args.source == "gsm8k" else "math"
+
+
+def _max_tokens(args) -> int:
+    return args.max_tokens or (400 if _kind(args) == "gsm8k" else 1024)
 
 
 def _hash(text: str) -> str:
@@ -299,9 +321,12 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
     return items
 
 
-def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop) -> list[dict]:
+def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop, shard_out: Path | None = None,
+                             strategy_names: list[str] = ()) -> list[dict]:
     """Both work on queries, not rows: the k kept paths of one query share its question on purpose.
-    `paths` queries are the seeds themselves, so they are not compared with the seeds."""
+    `paths` queries are the seeds themselves, so they are not compared with the seeds.
+    A shard (shard_out set) compares its queries with every seed of the run but not with each other, and
+    writes the rest to shard_heads.jsonl for build to deduplicate across shards (augmath.augment.shards)."""
     from augmath.decontam import Decontaminator
     from augmath.decontam import dedup_rows
 
@@ -310,7 +335,8 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
         groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
     removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
-    _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
+    compared = [h for h in heads if h["strategy"] != "paths"]
+    _, dups = dedup_rows(compared, seeds, among_rows=shard_out is None)
     for d in dups:
         removed[d["query_id"]] = (
             "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
@@ -325,6 +351,10 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
                 if flag is not None:
                     removed[h["query_id"]] = (
                         "decontam", f"{flag.stage} match: {flag.eval_set}", f"{flag.eval_id} score {flag.score}")
+    if shard_out is not None:
+        write_heads(shard_out, [h for h in compared if removed.get(h["query_id"], ("",))[0] != "dedup"],
+                    {s.id: i for i, s in enumerate(seeds)}, {n: i for i, n in enumerate(strategy_names)},
+                    {q for q, (stage, *_) in removed.items() if stage == "decontam"})
     kept = []
     for key, rows in groups.items():
         if key not in removed:
