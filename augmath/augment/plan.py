@@ -199,7 +199,7 @@ def print_plan(plan: dict, out=sys.stdout) -> None:
     print(head, file=out)
     for r in [*plan["rows"], {"phase": "total", "strategy": "", **plan["total"]}]:
         def cell(v, w):
-            return f"{'-' if v is None else (f'{v:,.2f}' if isinstance(v, float) else f'{v:,}'):>{w}}"
+            return f"{'-' if v is None else (f'{v:,.4f}' if isinstance(v, float) else f'{v:,}'):>{w}}"
         mark = "~" if r.get("estimated") else " "
         print(f"{r['phase']:<8} {r['strategy']:<12}{mark}{cell(r['requests'], 8)} {cell(r['samples'], 9)} "
               f"{cell(r['in_log'], 8)} {cell(r['prompt_tokens'], 11)} {cell(r['completion_tokens_max'], 11)} "
