@@ -28,6 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from augmath import __version__
+from augmath.augment.batch import WAITING_EXIT, BatchPending, add_batch_arguments, check_batch_arguments
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
 from augmath.augment.endpoints import Engines, add_endpoint_arguments
 from augmath.augment.plan import add_plan_arguments, make_plan, print_plan
@@ -64,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_endpoint_arguments(p)
     add_query_arguments(p)
     add_plan_arguments(p)
+    add_batch_arguments(p)
     p.add_argument("--path-selection", default="first", choices=SELECTIONS,
                    help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
                         "(default), or the most diverse by edit distance (RFT's released scripts)")
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         if not s.applies(args.source):
             raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
     shard = parse_shard(args.shard, out) if args.shard else None
+    check_batch_arguments(args)
     all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
     seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
     if args.plan:  # before the lock: a plan creates nothing
@@ -154,7 +157,11 @@ def run(args: argparse.Namespace) -> int:
     with folder_lock(out, "augmath augment"):
         _claim_run_dir(out, config, args.replace)
         out.mkdir(parents=True, exist_ok=True)
-        return _augment(args, out, config, strategies, seeds, started, all_seeds)
+        try:
+            return _augment(args, out, config, strategies, seeds, started, all_seeds)
+        except BatchPending as waiting:  # nothing final written: the rerun picks up from the log / the batch
+            print(f"augment: {waiting}", file=sys.stderr)
+            return WAITING_EXIT
 
 
 def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float,
