@@ -19,6 +19,7 @@ Per phase (queries, paths) and strategy: requests, samples, prompt tokens, compl
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -62,19 +63,26 @@ class TokenCounter:
         return self._cache[key]
 
 
+@functools.lru_cache(maxsize=4)
+def _load(name: str, gguf_file: str | None):
+    from transformers import AutoTokenizer  # reading the GGUF's vocabulary takes ~10 s: once per process
+
+    return AutoTokenizer.from_pretrained(name, **({"gguf_file": gguf_file} if gguf_file else {}))
+
+
 def token_counter(embedded: bool, tokenizer: str | None) -> TokenCounter:
     try:
-        from transformers import AutoTokenizer
+        import transformers  # noqa: F401
     except ImportError:
         return TokenCounter()
     try:
         if tokenizer:
-            return TokenCounter(AutoTokenizer.from_pretrained(tokenizer), tokenizer)
+            return TokenCounter(_load(tokenizer, None), tokenizer)
         if embedded:
             from augmath.engine import default_model_path
 
             path = default_model_path()
-            return TokenCounter(AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name),
+            return TokenCounter(_load(str(path.parent), path.name),
                                 f"{path.name} (its own tokenizer and chat template)")
     except Exception as exc:  # noqa: BLE001 - offline / not a tokenizer: say so and fall back
         if tokenizer:
@@ -109,6 +117,10 @@ def _model_of(args, role: str) -> str | None:
     base_url, model = endpoint_of(args, role)
     if model or base_url:
         return model
+    return _embedded_name()
+
+
+def _embedded_name() -> str | None:
     try:
         from augmath.engine import default_model_path
 
@@ -129,8 +141,10 @@ def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int) ->
     tally = Tally([s.name for s in strategies])
     queries, pending, _ = plan_queries(seeds, strategies, args, tally, dropped.append)
     needs_model = bool(pending) or (args.paths > 0 and not args.no_llm and any(not q.solution_trusted for q in queries))
-    embedded = not any(endpoint_of_any(args))
-    count = token_counter(embedded and needs_model, args.tokenizer) if needs_model else TokenCounter()
+    query_model, path_model = _model_of(args, "query"), _model_of(args, "response")
+    # the embedded model's tokenizer is known: for a run on the embedded server, or one that names its model
+    embedded = not any(endpoint_of_any(args)) or {query_model, path_model} <= {_embedded_name()}
+    count = token_counter(embedded, args.tokenizer) if needs_model else TokenCounter()
     done = read_log(out / "requests.jsonl").done if (out / "requests.jsonl").is_file() else {}
     means = measured_means(out / "requests.jsonl")
     rows: dict[tuple[str, str], dict] = {}
@@ -151,7 +165,6 @@ def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int) ->
             row["completion_tokens_max"] += share * left * params["max_tokens"]
             row["estimated"] = row.get("estimated", False) or not exact
 
-    query_model, path_model = _model_of(args, "query"), _model_of(args, "response")
     for p in pending:
         add("queries", p.names, p.messages, 1, query_params(p, args, max_tokens), query_model, True)
     if args.paths > 0 and not args.no_llm:
@@ -191,11 +204,15 @@ def endpoint_of_any(args) -> list:
     return [getattr(args, k, None) for k in ("base_url", "query_base_url", "response_base_url")]
 
 
-def print_plan(plan: dict, out=sys.stdout) -> None:
+def print_plan(plan: dict, out=None) -> None:
+    out = out or sys.stdout
     print(f"augment --plan: {plan['seeds']} seeds, {plan['exact_queries']} exact queries, "
           f"{plan['query_requests']} query requests; prompt tokens by {plan['tokenizer']}", file=out)
     head = f"{'phase':<8} {'strategy':<12} {'requests':>9} {'samples':>9} {'in log':>8} {'prompt tok':>11} " \
            f"{'compl. max':>11} {'compl. meas.':>12} {'USD max':>10} {'USD meas.':>10}"
+    if plan["measured_mean_completion_tokens"]:
+        print("measured mean completion tokens per sample in the run's request log: " + ", ".join(
+            f"{k} {v}" for k, v in plan["measured_mean_completion_tokens"].items()), file=out)
     print(head, file=out)
     for r in [*plan["rows"], {"phase": "total", "strategy": "", **plan["total"]}]:
         def cell(v, w):
