@@ -78,3 +78,25 @@ def test_plan_matches_the_run(tmp_path, embedded_server, strategy, phase):
     completion = sum(c["usage"]["completion_tokens"] for c in calls)
     samples = sum(1 if c["usage"].get("partial") else len(c["samples"]) for c in calls)
     assert again["measured_mean_completion_tokens"][phase] == round(completion / samples, 1)
+
+
+def test_experiment_plan_has_a_calls_line_per_augment_stage(tmp_path):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from augmath.experiment import ExperimentConfig, plan
+    from augmath.plan_sizes import stage_sizes
+    from augmath.stages import resolve
+
+    raw = yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yaml").read_text())
+    raw["workdir"] = str(tmp_path / "work")
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(raw))
+    cfg = ExperimentConfig.from_yaml(tmp_path / "demo.yaml")
+    stages = resolve(plan(cfg), tmp_path / "work" / "stages")
+    sizes = stage_sizes(cfg, stages)
+    lines = {s.name: sizes[s.name] for s in stages if s.kind == "augment"}
+    assert lines and all(re.match(r"calls: [\d,]+ requests to send", v) for v in lines.values()), lines
+    assert any(not v.startswith("calls: 0 ") for v in lines.values())  # the LLM stages send something
+    assert not any(s.out.exists() for s in stages)

@@ -129,7 +129,8 @@ def _embedded_name() -> str | None:
         return None
 
 
-def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int) -> dict:
+def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int, estimate_only: bool = False) -> dict:
+    """estimate_only: chars/4 prompt tokens, no tokenizer loaded (`augmath experiment --plan`: one line a stage)."""
     from augmath.augment.queries import plan_queries, query_params
     from augmath.augment.rows import Tally
     from augmath.augment.verify import solver_messages
@@ -144,7 +145,7 @@ def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int) ->
     query_model, path_model = _model_of(args, "query"), _model_of(args, "response")
     # the embedded model's tokenizer is known: for a run on the embedded server, or one that names its model
     embedded = not any(endpoint_of_any(args)) or {query_model, path_model} <= {_embedded_name()}
-    count = token_counter(embedded, args.tokenizer) if needs_model else TokenCounter()
+    count = token_counter(embedded, args.tokenizer) if needs_model and not estimate_only else TokenCounter()
     done = read_log(out / "requests.jsonl").done if (out / "requests.jsonl").is_file() else {}
     means = measured_means(out / "requests.jsonl")
     rows: dict[tuple[str, str], dict] = {}
@@ -224,3 +225,25 @@ def print_plan(plan: dict, out=None) -> None:
               file=out)
     print("~ estimated: paths of queries a model will write (seed question as the prompt; every query parsed)",
           file=out)
+
+
+def stage_line(argv: list[str]) -> str:
+    """One line for an augment stage of `augmath experiment --plan` (argv: what follows `augmath augment`)."""
+    import argparse
+
+    from augmath.augment.run import _kind, _max_tokens, add_arguments
+    from augmath.augment.strategies import get
+    from augmath.sources import load
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+        seeds = load(args.source, "train", args.data_dir, args.limit)
+        plan = make_plan(args, get(args.strategies), seeds, Path(args.out), _kind(args), _max_tokens(args),
+                         estimate_only=True)
+    except (DataError, ValueError, OSError, SystemExit) as exc:
+        return f"calls: not planned ({type(exc).__name__}: {str(exc)[:120]})"
+    t = plan["total"]
+    return (f"calls: {t['requests']:,} requests to send, {t['samples']:,} samples ({t['in_log']:,} in the log), "
+            f"~{t['prompt_tokens']:,} prompt (chars/4) + <= {t['completion_tokens_max']:,} completion tokens")
