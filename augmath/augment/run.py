@@ -39,6 +39,7 @@ from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sh
                         write_jsonl_atomic)
 from augmath.redaction import redact_url
 from augmath.augment.strategies import Query, get
+from augmath.augment.until import add_until_arguments, check_until_arguments, sample_until, until_report
 from augmath.augment.strategies.paper import PAPER
 from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
 
@@ -66,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_query_arguments(p)
     add_plan_arguments(p)
     add_batch_arguments(p)
+    add_until_arguments(p)
     p.add_argument("--path-selection", default="first", choices=SELECTIONS,
                    help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
                         "(default), or the most diverse by edit distance (RFT's released scripts)")
@@ -87,7 +89,8 @@ def config_of(args: argparse.Namespace) -> dict:
     keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
             "base_url", "model", "data_dir", "no_llm", "skip_decontam",
             "query_base_url", "query_model", "response_base_url", "response_model", "prompt_style", "numbers",
-            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths", "shard"]
+            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths", "shard",
+            "until_correct", "paths_cap"]
     config = {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
     return {**config, **{k: redact_url(config[k]) for k in URL_KEYS}}  # run.json is published with the dataset
 
@@ -149,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
     shard = parse_shard(args.shard, out) if args.shard else None
     check_batch_arguments(args)
+    check_until_arguments(args)
     all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
     seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
     if args.plan:  # before the lock: a plan creates nothing
@@ -204,11 +208,12 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         queries.sort(key=lambda q: (*order[(q.seed.id, q.strategy)], q.round))
         untrusted = [q for q in queries if not q.solution_trusted]
         engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
-        sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
+        sampled, path_params, asked = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
         if sampled:
-            phases["paths"] = engine.stats.summary()
+            phases["paths"] = engine.stats.summary()  # with --until-correct: its last round
             failed += len(engine.failures)
-        items = _verify(queries, sampled, path_params, args, kind, tally, drop)
+        items = _verify(queries, sampled, path_params, args, kind, tally, drop, asked)
+        difficulty = until_report(untrusted, sampled, asked, args, kind) if args.until_correct and asked else None
         usage = dict(engines.last.stats.usage_in_log) if engines.last else {}
         generators = {role: engines.model(role) for role in ("query", "response")}
     items = _dedup_and_decontaminate(items, all_seeds, args, tally, drop,
@@ -222,6 +227,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               "strategies": strategies_report, "tokens": usage, "engine": phases,
               "generators": generators, "query_generation": query_facts,
               "failed_calls": failed,
+              **({"difficulty_aware": difficulty} if difficulty else {}),
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
               "elapsed_s": round(time.time() - started, 1),
@@ -257,24 +263,34 @@ def _hash(text: str) -> str:
 
 
 def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int,
-                  labels: dict) -> tuple[dict[int, list], dict]:
-    """(query index -> usable completions sorted by sample index, sampling params). Empty without a model.
+                  labels: dict) -> tuple[dict[int, list], dict, dict[int, int]]:
+    """(query index -> usable completions sorted by sample index, sampling params, query index -> paths asked).
+    Empty without a model. Fixed --paths per query, or rounds until k good paths (augmath.augment.until).
     Each request's key is labelled with its query's strategy in `labels` (tokens per strategy)."""
     params = {"temperature": args.temperature, "top_p": 0.95, "max_tokens": max_tokens}
     if not queries or engine is None or args.paths <= 0:
-        return {}, params
+        return {}, params, {}
     from augmath.engine import Request
 
-    requests = [Request(solver_messages(q.question, kind), args.paths, params, {"q": i}) for i, q in enumerate(queries)]
-    out: dict[int, list] = defaultdict(list)
-    for c in engine.run(requests):
-        out[c.meta["q"]].append(c)
-    for key, names in label_requests(engine.model, requests, [[q.strategy] for q in queries]).items():
+    if args.until_correct:
+        sampled, asked, requests = sample_until(engine, queries, args, kind, params)
+    else:
+        requests = [Request(solver_messages(q.question, kind), args.paths, params, {"q": i})
+                    for i, q in enumerate(queries)]
+        out: dict[int, list] = defaultdict(list)
+        for c in engine.run(requests):
+            out[c.meta["q"]].append(c)
+        sampled, asked = {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, {}
+    served = [[queries[r.meta["q"]].strategy] for r in requests]
+    for key, names in label_requests(engine.model, requests, served).items():
         labels[key] = list(dict.fromkeys(labels.get(key, []) + names))  # the model is known once it ran
-    return {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, params
+    return sampled, params, asked
 
 
-def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: str, tally: Tally, drop) -> list[dict]:
+def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: str, tally: Tally, drop,
+            asked: dict[int, int] | None = None) -> list[dict]:
+    """asked: paths asked per untrusted query (--until-correct); else --paths each."""
+    asked = asked or {}
     items: list[dict] = []
     untrusted = [q for q in queries if not q.solution_trusted]
     index_of = {id(q): i for i, q in enumerate(untrusted)}
@@ -289,7 +305,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
                 why = "needs sampled paths (--no-llm)" if args.no_llm else "needs sampled paths (--paths 0)"
                 drop(dropped_row("paths", why, q.seed, name, q.round, q))
             else:  # one row per lost path, as below, so sampled + not usable == queries x paths
-                for _ in range(args.paths):
+                for _ in range(asked.get(index_of[id(q)], args.paths)):
                     drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
             continue
         model = completions[0].model
@@ -297,7 +313,9 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         texts = ([q.solution] if q.solution else []) + [c.text for c in completions]
         makers = ([q.generator] if q.solution else []) + [model] * len(completions)
         tally.paths_sampled[name] += len(completions)
-        lost = args.paths - len(completions)
+        n_asked = asked.get(index_of[id(q)], args.paths)
+        lost = n_asked - len(completions)
+        sampling = {**path_params, "paths_sampled": n_asked} if args.until_correct else path_params
         for _ in range(lost):
             drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
         if q.gold is None:
@@ -318,7 +336,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         for v in verdicts:
             if v.kept:
                 items.append(item_row(q, texts[v.index], answer, v.index, makers[v.index],
-                                      path_params if makers[v.index] == model else q.sampling, agreement))
+                                      sampling if makers[v.index] == model else q.sampling, agreement))
                 kept += 1
             else:
                 drop(dropped_row("paths", v.reason, q.seed, name, q.round, q, texts[v.index], v.index,
