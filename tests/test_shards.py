@@ -105,3 +105,34 @@ def test_partition_is_fixed_by_the_seed_id():
 ])
 def test_group_name(folder, i, n, name):
     assert group_name(folder, i, n) == name
+
+
+@pytest.mark.slow
+def test_llm_strategy_shards_build_the_unsharded_dataset(tmp_path, embedded_server):
+    """rephrase (model-written queries, majority vote) + reverse (paths against a gold) on the real server.
+    A sampling server is not bit-reproducible across runs (temperature 0.7, concurrent slots), so the shards start
+    from the unsharded run's request log: they send nothing (asserted) and everything after the calls (parsing,
+    voting, verification, dedup, ids, order) must give the unsharded dataset byte for byte."""
+    import shutil
+
+    from augmath.engine import read_log
+
+    common = ["--source", "gsm8k", "--strategies", "rephrase,reverse", "--limit", "6", "--paths", "2",
+              "--max-tokens", "128", "--skip-decontam", "--data-dir", "packaged",
+              "--base-url", embedded_server.base_url, "--model", embedded_server.model]
+    assert main(["augment", *common, "--out", str(tmp_path / "runs/mix")]) in (0, 1)
+    log = tmp_path / "runs/mix/requests.jsonl"
+    done = len(read_log(log).done)
+    for i in range(2):
+        shard = tmp_path / f"shards/mix-{i}"
+        shard.mkdir(parents=True)
+        shutil.copyfile(log, shard / "requests.jsonl")
+        assert main(["augment", *common, "--shard", f"{i}/2", "--out", str(shard)]) in (0, 1)
+        assert len(read_log(shard / "requests.jsonl").done) == done  # nothing sent
+        report = json.loads((shard / "report.json").read_text())
+        assert all(p["samples_wanted"] == p["samples_resumed"] for p in report["engine"].values())
+    assert main(["build", str(tmp_path / "runs/mix"), "--data-dir", "packaged", "--out", str(tmp_path / "a")]) == 0
+    assert main(["build", *(str(tmp_path / f"shards/mix-{i}") for i in range(2)), "--data-dir", "packaged",
+                 "--out", str(tmp_path / "b")]) == 0
+    a, b = _parquets(tmp_path / "a"), _parquets(tmp_path / "b")
+    assert a and a == b

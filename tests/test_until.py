@@ -39,7 +39,7 @@ def test_bad_until_arguments_exit_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_until_correct_samples_hard_queries_more_and_resumes_exactly(tmp_path, embedded_server):
     run = tmp_path / "run"
-    cmd = ["augment", "--source", "gsm8k", "--strategies", "reverse", "--limit", "10", "--paths", "2",
+    cmd = ["augment", "--source", "gsm8k", "--strategies", "reverse", "--limit", "12", "--paths", "2",
            "--until-correct", "2", "--paths-cap", "6", "--max-tokens", "128", "--skip-decontam", "--data-dir",
            "packaged", "--base-url", embedded_server.base_url, "--model", embedded_server.model, "--out", str(run)]
     assert main(cmd) in (0, 1)
