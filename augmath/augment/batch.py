@@ -75,7 +75,16 @@ class BatchEngine:
         from augmath.engine.requestlog import read_log
 
         if self.args.batch:
-            self._run_batches(requests)
+            import openai
+
+            from augmath.redaction import redact, redact_url
+
+            try:
+                self._run_batches(requests)
+            except openai.APIError as exc:  # the batch id (if any) is recorded: the rerun resumes it
+                raise BatchPending(f"the Batch API at {redact_url(self.base_url)} failed ("
+                                   f"{redact(type(exc).__name__ + ': ' + str(exc).splitlines()[0][:200])}); "
+                                   "run the same command again") from None
         loaded = read_log(self.log_path)
         lines = pending_lines(self.model, requests, loaded.done)
         self.stats.usage_in_log = dict(loaded.usage)

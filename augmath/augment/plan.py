@@ -169,13 +169,17 @@ def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int, es
     for p in pending:
         add("queries", p.names, p.messages, 1, query_params(p, args, max_tokens), query_model, True)
     if args.paths > 0 and not args.no_llm:
+        from augmath.augment.until import cap_of
+
         params = {"temperature": args.temperature, "top_p": 0.95, "max_tokens": max_tokens}
+        # --until-correct: up to the cap per query (an upper bound; the rounds stop earlier for easy queries)
+        n, exact = (cap_of(args), False) if args.until_correct else (args.paths, True)
         for q in queries:
             if not q.solution_trusted:
-                add("paths", [q.strategy], solver_messages(q.question, kind), args.paths, params, path_model, True)
+                add("paths", [q.strategy], solver_messages(q.question, kind), n, params, path_model, exact)
         for p in pending:
             for name in p.names:
-                add("paths", [name], solver_messages(p.seed.question, kind), args.paths, params, path_model, False)
+                add("paths", [name], solver_messages(p.seed.question, kind), n, params, path_model, False)
     prices = (args.price_in, args.price_out)
     factor = 1 - args.batch_discount
     table = []
