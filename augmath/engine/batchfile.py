@@ -116,7 +116,9 @@ def import_results(log_path: str | os.PathLike, input_path: str | os.PathLike,
     lines = read_batch_file(input_path)
     counts = {"lines": 0, "samples_ok": 0, "samples_rejected": 0, "samples_failed": 0, "already_done": 0,
               "unknown_custom_id": 0}
-    with RequestLog(log_path) as log:
+    # One fsync at the end, not one per line (100K lines would take minutes): a crash mid-import loses only
+    # lines that importing the same files again writes back (samples already done are skipped).
+    with RequestLog(log_path, fsync=False) as log:
         for path in result_paths:
             for where, row in read_jsonl_numbered(path):
                 line = lines.get(row.get("custom_id"))
@@ -156,6 +158,11 @@ def import_results(log_path: str | os.PathLike, input_path: str | os.PathLike,
                             "status": "failed" if choices is None else "ok", "reason": reason, "n": line.n,
                             "attempts": 1, "faults": {}, "usage": usage, "latency_s": None, "time": now_iso(),
                             "samples": samples})
+    fd = os.open(log_path, os.O_RDONLY)  # fsync flushes the file's data whichever descriptor asks
+    try:
+        os.fsync(fd)  # durable before the counts say so
+    finally:
+        os.close(fd)
     return counts
 
 
