@@ -59,7 +59,8 @@ def test_plan_uses_chars_over_4_for_an_unknown_model(tmp_path):
 @pytest.mark.parametrize("strategy, phase", [("reverse", "paths"), ("rephrase", "queries")])
 def test_plan_matches_the_run(tmp_path, embedded_server, strategy, phase):
     run = tmp_path / "run"
-    argv = [*COMMON, "--strategies", strategy, "--limit", "12" if phase == "paths" else "4", "--base-url", embedded_server.base_url, "--model",
+    argv = [*COMMON, "--strategies", strategy, "--limit", "12" if phase == "paths" else "4",
+            "--base-url", embedded_server.base_url, "--model",
             embedded_server.model, "--out", str(run)]
     plan = _plan(argv)
     assert plan["tokenizer"].startswith("SmolLM2")

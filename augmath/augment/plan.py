@@ -187,7 +187,8 @@ def make_plan(args, strategies, seeds, out: Path, kind: str, max_tokens: int, es
         row = {k: (round(v) if isinstance(v, float) else v) for k, v in row.items()}
         mean = means.get(phase)
         row["completion_tokens_measured"] = round(mean * row["to_send"]) if mean is not None else None
-        for label, completion in (("max", row["completion_tokens_max"]), ("measured", row["completion_tokens_measured"])):
+        for label in ("max", "measured"):
+            completion = row[f"completion_tokens_{label}"]
             usd = None
             if None not in prices and completion is not None:
                 usd = round((row["prompt_tokens"] * prices[0] + completion * prices[1]) / 1e6 * factor, 4)
