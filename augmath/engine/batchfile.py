@@ -187,9 +187,9 @@ def collect(model: str, requests, log_path: str | os.PathLike):
 
 def add_import_arguments(parser) -> None:
     parser.add_argument("--import-batch-output", nargs="+", default=None, metavar="FILE",
-                        help="INPUT is a batch file written by `augmath augment --batch-file-only`: append the "
-                             "results in these output / error files (OpenAI Batch API or `vllm run-batch -o`) to "
-                             "--out, the run's request log; nothing is sent")
+                        help="(after INPUT) INPUT is a batch file written by `augmath augment "
+                             "--batch-file-only`: append the results in these output / error files (OpenAI "
+                             "Batch API or `vllm run-batch -o`) to --out, the run's request log; nothing is sent")
 
 
 def run_import(args) -> int:
