@@ -42,8 +42,9 @@ def main() -> None:
     counts = import_results(folder / "log.jsonl", folder / "in.jsonl", [folder / "out.jsonl"])
     imported = time.perf_counter() - start
     assert counts["samples_ok"] == args.calls * args.n, counts
-    print(f"write {args.calls:,} lines: {written:.1f} s ({args.calls / written:,.0f} lines/s); import: {imported:.1f} s "
-          f"({args.calls / imported:,.0f} lines/s, {args.calls * args.n / imported:,.0f} samples/s)")
+    print(f"write {args.calls:,} lines: {written:.1f} s ({args.calls / written:,.0f} lines/s); "
+          f"import: {imported:.1f} s ({args.calls / imported:,.0f} lines/s, "
+          f"{args.calls * args.n / imported:,.0f} samples/s)")
 
 
 if __name__ == "__main__":
