@@ -10,7 +10,8 @@ Output file lines: {id, custom_id, response: {status_code, request_id, body}, er
 the error file with code "batch_expired" and the batch's status is "expired", as the docs describe.
 Each line's body is answered by a real OpenAI-compatible server (`upstream`: the embedded llama-server), so the
 completions are a real model's. Faults to inject: `expire_after` (the first batch finishes only its first K lines,
-then expires), `fail_custom_ids` (those lines get a 500 in the error file).
+then expires), `fail_custom_ids` (those lines get a 500 in the error file), `fail_validation` (the batch fails
+as a whole: status "failed", errors.data, no output file).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class BatchStandIn:
-    def __init__(self, upstream: str, expire_after: int | None = None, fail_custom_ids=(), slow_s: float = 0.0):
+    def __init__(self, upstream: str, expire_after: int | None = None, fail_custom_ids=(), slow_s: float = 0.0,
+                 fail_validation: bool = False):
         self.upstream, self.expire_after, self.fail = upstream.rstrip("/"), expire_after, set(fail_custom_ids)
+        self.fail_validation = fail_validation
         self.slow_s = slow_s
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -63,6 +66,12 @@ class BatchStandIn:
 
     def _process(self, batch: dict) -> None:
         time.sleep(self.slow_s)
+        if self.fail_validation:  # the whole file refused, as the API reports it: errors.data, no output file
+            batch["errors"] = {"object": "list", "data": [
+                {"code": "invalid_request", "line": 1, "message": "stand-in: model not available for batch",
+                 "param": "body.model"}]}
+            batch["status"], batch["failed_at"] = "failed", int(time.time())
+            return
         lines = [json.loads(x) for x in self.files[batch["input_file_id"]].splitlines() if x.strip()]
         number = len(self.lines_per_batch)
         self.lines_per_batch.append(len(lines))

@@ -60,3 +60,20 @@ def test_bad_batch_arguments_exit_2(tmp_path, capsys, extra, why):
                  "--limit", "2", "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and why in err[0] and not out.exists()
+
+
+def test_a_batch_that_fails_validation_is_one_line_and_not_polled_again(tmp_path, capsys):
+    from tests.batch_standin import BatchStandIn
+
+    out = tmp_path / "run"
+    with BatchStandIn("http://127.0.0.1:9/v1", fail_validation=True) as standin:  # no line reaches upstream
+        cmd = ["augment", "--source", "gsm8k", "--strategies", "reverse", "--data-dir", "packaged", "--limit", "12",
+               "--skip-decontam", "--out", str(out), "--batch", "--batch-poll", "0.05", "--model", "m",
+               "--base-url", standin.base_url]
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert "failed validation: line 1: stand-in: model not available" in err[-1]
+        state = json.loads((out / "batches.json").read_text())
+        assert [(b["status"], b["imported"]) for b in state["batches"]] == [("failed", True)]
+        assert main(cmd) == 2 and len(standin.batches) == 2  # a new submission, not the failed one polled again
+        assert standin.upstream_calls == 0 and not (out / "items.jsonl").exists()

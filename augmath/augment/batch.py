@@ -22,6 +22,7 @@ lines that failed or expired are not done and go into the next submission, at mo
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -116,7 +117,7 @@ class BatchEngine:
         from augmath.engine.requestlog import read_log
 
         client = openai.OpenAI(base_url=self.base_url, max_retries=3, timeout=120,
-                               api_key=__import__("os").environ.get("OPENAI_API_KEY") or "sk-local-no-key")
+                               api_key=os.environ.get("OPENAI_API_KEY") or "sk-local-no-key")
         started, submitted = time.monotonic(), 0
         folder = self.out / "batches"
         folder.mkdir(exist_ok=True)
@@ -150,13 +151,13 @@ class BatchEngine:
                     path.write_bytes(client.files.content(file_id).read())
                     results.append(path)
             counts = import_results(self.log_path, folder / active["input"], results, batch.id) if results else {}
+            active.update(status=batch.status, imported=True, counts=counts,
+                          request_counts=getattr(batch.request_counts, "model_dump", dict)())
+            self._save(state)  # settled: a rerun does not poll it again
             if batch.status == "failed" and not results:
                 errors = getattr(getattr(batch, "errors", None), "data", None) or []
                 raise DataError(f"batch {batch.id} failed validation: "
                                 f"{'; '.join(f'line {e.line}: {e.message}' for e in errors[:3]) or 'no detail'}")
-            active.update(status=batch.status, imported=True, counts=counts,
-                          request_counts=getattr(batch.request_counts, "model_dump", dict)())
-            self._save(state)
             print(f"augment: batch {batch.id} {batch.status}: {json.dumps(counts)}", file=sys.stderr)
 
     def _wait(self, client, batch_id: str, started: float):
