@@ -198,7 +198,7 @@ def _stream_rows(runs: list[RunInput], index: ItemIndex, writers: dict[str, Conf
                 counts.capped += 1
                 continue
             out = {name: row.get(name) for name in FEATURES}
-            out["id"], out["query_id"] = dataset_ids(runs[index.file[i]].name, row)
+            out["id"], out["query_id"] = dataset_ids(runs[index.file[i]].ids_as, row)
             source, strategy = index.groups[index.group[i]]
             configs = (DEFAULT, source, f"{source}-{strategy}")
             for name in configs:

@@ -40,6 +40,10 @@ class RunInput:
     rows: int = 0
     run_json: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    ids_as: str = ""  # the run name in its rows' dataset ids: its own, or its shard group's
+
+    def __post_init__(self) -> None:
+        self.ids_as = self.ids_as or self.name
 
 
 class ItemIndex:
@@ -145,9 +149,11 @@ def check_one_run(run: RunInput) -> None:
 
 def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
     """Validate every run folder and index its rows. Returns (runs, index, seeds)."""
+    from augmath.augment.shards import join_shards
+
     runs, index, seeds = [], ItemIndex(), {}
     # Sorted by folder name so the card and manifest do not depend on the order of the command line.
-    for file_no, run_dir in enumerate(sorted(run_dirs, key=lambda p: (Path(p).resolve().name, str(p)))):
+    for run_dir in sorted(run_dirs, key=lambda p: (Path(p).resolve().name, str(p))):
         path = Path(run_dir)
         if not path.is_dir():
             raise DataError(f"{path}: no such run folder")
@@ -158,6 +164,11 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                        report=read_json_object(path / "report.json"))
         if any(r.name == run.name for r in runs):
             raise DataError(f"{path}: two input run folders are named {run.name!r}; rename one")
+        runs.append(run)
+    # the shards of one run build under its name, less the queries duplicated across shards (augment.shards)
+    id_names, skip, _ = join_shards(runs)
+    for file_no, run in enumerate(runs):
+        path, run.ids_as, left_out = run.path, id_names[run.name], skip.get(run.name, set())
         digest, offset, items = hashlib.sha256(), 0, path / "items.jsonl"
         with open(items, "rb") as f:
             for lineno, line in enumerate(f, start=1):
@@ -174,7 +185,10 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                     if not isinstance(row, dict):
                         raise DataError(f"{where}: expected a JSON object")
                     validate_item(row, where)
-                    _, query = dataset_ids(run.name, row)
+                    if row["query_id"] in left_out:
+                        offset += len(line)
+                        continue
+                    _, query = dataset_ids(run.ids_as, row)
                     index.add(sort_key(seed, query), row["path_index"], file_no, offset, len(line),
                               (row["source"], row["strategy"]))
                     seeds.setdefault(row["seed_id"], (row["source"], where))
@@ -182,7 +196,6 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                 offset += len(line)
         run.items_sha256 = digest.hexdigest()
         check_one_run(run)
-        runs.append(run)
     # A run whose every item was dropped is a real outcome (a small model on MATH); its report.json says why,
     # and the manifest lists it with 0 rows. Only a build with nothing at all to publish is an error.
     if not any(r.rows for r in runs):

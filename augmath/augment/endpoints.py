@@ -55,6 +55,10 @@ class Engines:
         from augmath.engine import Engine
 
         base_url, model = endpoint_of(self.args, role)
+        if getattr(self.args, "batch", False) or getattr(self.args, "batch_file_only", None):
+            from augmath.augment.batch import BatchEngine
+
+            return BatchEngine(self.args, self.out, base_url, model)  # check_batch_arguments: model is set
         common = dict(concurrency=self.args.concurrency, log_path=self.out / "requests.jsonl",
                       timeout=self.args.timeout)
         if base_url:

@@ -28,14 +28,18 @@ from collections import defaultdict
 from pathlib import Path
 
 from augmath import __version__
+from augmath.augment.batch import WAITING_EXIT, BatchPending, add_batch_arguments, check_batch_arguments
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
 from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.augment.plan import add_plan_arguments, make_plan, print_plan
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
+from augmath.augment.shards import in_shard, parse_shard, write_heads
 from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
                         write_jsonl_atomic)
 from augmath.redaction import redact_url
 from augmath.augment.strategies import Query, get
+from augmath.augment.until import add_until_arguments, check_until_arguments, sample_until, until_report
 from augmath.augment.strategies.paper import PAPER
 from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
 
@@ -48,6 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma list: numbers,fraction,combine,conditional,complexity,rephrase,reverse,selfverify,paths")
     p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
     p.add_argument("--limit", type=int, default=None, help="first N seeds only")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="run shard I of N (0-based; a seed's shard is fixed by its id): N machines each run one "
+                        "into its own folder NAME-I, and `augmath build NAME-0 ... NAME-{N-1}` gives the dataset "
+                        "of one unsharded run NAME (augmath.augment.shards)")
     p.add_argument("--rounds", type=int, default=1, help="query rounds: one rewrite per strategy per seed each")
     p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
@@ -59,6 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     add_endpoint_arguments(p)
     add_query_arguments(p)
+    add_plan_arguments(p)
+    add_batch_arguments(p)
+    add_until_arguments(p)
     p.add_argument("--path-selection", default="first", choices=SELECTIONS,
                    help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
                         "(default), or the most diverse by edit distance (RFT's released scripts)")
@@ -80,7 +91,8 @@ def config_of(args: argparse.Namespace) -> dict:
     keys = ["source", "strategies", "limit", "rounds", "paths", "temperature", "min_agreement", "max_tokens",
             "base_url", "model", "data_dir", "no_llm", "skip_decontam",
             "query_base_url", "query_model", "response_base_url", "response_model", "prompt_style", "numbers",
-            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths"]
+            "query_temperature", "query_top_p", "first_round", "path_selection", "keep_paths", "shard",
+            "until_correct", "paths_cap"]
     config = {"augmath_version": __version__, **{k: getattr(args, k) for k in keys}}
     return {**config, **{k: redact_url(config[k]) for k in URL_KEYS}}  # run.json is published with the dataset
 
@@ -90,7 +102,7 @@ def config_of(args: argparse.Namespace) -> dict:
 # each run) resumes a run; every other recorded key, present or future, must match.
 URL_KEYS = ("base_url", "query_base_url", "response_base_url")
 NOT_SETTINGS = ("augmath_version", *URL_KEYS)
-OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json")
+OUTPUTS = ("run.json", "items.jsonl", "dropped.jsonl", "report.json", "shard_heads.jsonl")
 
 
 def run_key(config: dict) -> str:
@@ -140,22 +152,34 @@ def run(args: argparse.Namespace) -> int:
     for s in strategies:
         if not s.applies(args.source):
             raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
-    seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    shard = parse_shard(args.shard, out) if args.shard else None
+    check_batch_arguments(args)
+    check_until_arguments(args)
+    all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
+    seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
+    if args.plan:  # before the lock: a plan creates nothing
+        print_plan(make_plan(args, strategies, seeds, out, _kind(args), _max_tokens(args)))
+        return 0
     with folder_lock(out, "augmath augment"):
         _claim_run_dir(out, config, args.replace)
         out.mkdir(parents=True, exist_ok=True)
-        return _augment(args, out, config, strategies, seeds, started)
+        try:
+            return _augment(args, out, config, strategies, seeds, started, all_seeds)
+        except BatchPending as waiting:  # nothing final written: the rerun picks up from the log / the batch
+            print(f"augment: {waiting}", file=sys.stderr)
+            return WAITING_EXIT
 
 
-def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float) -> int:
+def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float,
+             all_seeds) -> int:
     from augmath.engine import Request
 
-    kind = "gsm8k" if args.source == "gsm8k" else "math"
-    max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
+    kind, max_tokens = _kind(args), _max_tokens(args)
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
     if args.prompt_style == "paper":
         prompt_hashes["paper"] = PAPER.prompt_hash
     run_json = {"config": config, "run_key": run_key(config), "seeds": len(seeds), "prompt_hashes": prompt_hashes,
+                **({"seeds_in_run": len(all_seeds)} if args.shard else {}),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json_atomic(out / "run.json", run_json)
     tally = Tally([s.name for s in strategies])
@@ -186,14 +210,16 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         queries.sort(key=lambda q: (*order[(q.seed.id, q.strategy)], q.round))
         untrusted = [q for q in queries if not q.solution_trusted]
         engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
-        sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
+        sampled, path_params, asked = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
         if sampled:
-            phases["paths"] = engine.stats.summary()
+            phases["paths"] = engine.stats.summary()  # with --until-correct: its last round
             failed += len(engine.failures)
-        items = _verify(queries, sampled, path_params, args, kind, tally, drop)
+        items = _verify(queries, sampled, path_params, args, kind, tally, drop, asked)
+        difficulty = until_report(untrusted, sampled, asked, args, kind) if args.until_correct and asked else None
         usage = dict(engines.last.stats.usage_in_log) if engines.last else {}
         generators = {role: engines.model(role) for role in ("query", "response")}
-    items = _dedup_and_decontaminate(items, seeds, args, tally, drop)
+    items = _dedup_and_decontaminate(items, all_seeds, args, tally, drop,
+                                     out if args.shard else None, [s.name for s in strategies])
     tally.count_items(items)
     write_jsonl_atomic(out / "items.jsonl", items)
     write_jsonl_atomic(out / "dropped.jsonl", dropped)
@@ -203,6 +229,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               "strategies": strategies_report, "tokens": usage, "engine": phases,
               "generators": generators, "query_generation": query_facts,
               "failed_calls": failed,
+              **({"difficulty_aware": difficulty} if difficulty else {}),
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
               "elapsed_s": round(time.time() - started, 1),
@@ -223,6 +250,14 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
     return 0
 
 
+def _kind(args) -> str:
+    return "gsm8k" if args.source == "gsm8k" else "math"
+
+
+def _max_tokens(args) -> int:
+    return args.max_tokens or (400 if _kind(args) == "gsm8k" else 1024)
+
+
 def _hash(text: str) -> str:
     import hashlib
 
@@ -230,24 +265,34 @@ def _hash(text: str) -> str:
 
 
 def _sample_paths(engine, queries: list[Query], args, kind: str, max_tokens: int,
-                  labels: dict) -> tuple[dict[int, list], dict]:
-    """(query index -> usable completions sorted by sample index, sampling params). Empty without a model.
+                  labels: dict) -> tuple[dict[int, list], dict, dict[int, int]]:
+    """(query index -> usable completions sorted by sample index, sampling params, query index -> paths asked).
+    Empty without a model. Fixed --paths per query, or rounds until k good paths (augmath.augment.until).
     Each request's key is labelled with its query's strategy in `labels` (tokens per strategy)."""
     params = {"temperature": args.temperature, "top_p": 0.95, "max_tokens": max_tokens}
     if not queries or engine is None or args.paths <= 0:
-        return {}, params
+        return {}, params, {}
     from augmath.engine import Request
 
-    requests = [Request(solver_messages(q.question, kind), args.paths, params, {"q": i}) for i, q in enumerate(queries)]
-    out: dict[int, list] = defaultdict(list)
-    for c in engine.run(requests):
-        out[c.meta["q"]].append(c)
-    for key, names in label_requests(engine.model, requests, [[q.strategy] for q in queries]).items():
+    if args.until_correct:
+        sampled, asked, requests = sample_until(engine, queries, args, kind, params)
+    else:
+        requests = [Request(solver_messages(q.question, kind), args.paths, params, {"q": i})
+                    for i, q in enumerate(queries)]
+        out: dict[int, list] = defaultdict(list)
+        for c in engine.run(requests):
+            out[c.meta["q"]].append(c)
+        sampled, asked = {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, {}
+    served = [[queries[r.meta["q"]].strategy] for r in requests]
+    for key, names in label_requests(engine.model, requests, served).items():
         labels[key] = list(dict.fromkeys(labels.get(key, []) + names))  # the model is known once it ran
-    return {i: sorted(cs, key=lambda c: c.index) for i, cs in out.items()}, params
+    return sampled, params, asked
 
 
-def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: str, tally: Tally, drop) -> list[dict]:
+def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: str, tally: Tally, drop,
+            asked: dict[int, int] | None = None) -> list[dict]:
+    """asked: paths asked per untrusted query (--until-correct); else --paths each."""
+    asked = asked or {}
     items: list[dict] = []
     untrusted = [q for q in queries if not q.solution_trusted]
     index_of = {id(q): i for i, q in enumerate(untrusted)}
@@ -262,7 +307,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
                 why = "needs sampled paths (--no-llm)" if args.no_llm else "needs sampled paths (--paths 0)"
                 drop(dropped_row("paths", why, q.seed, name, q.round, q))
             else:  # one row per lost path, as below, so sampled + not usable == queries x paths
-                for _ in range(args.paths):
+                for _ in range(asked.get(index_of[id(q)], args.paths)):
                     drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
             continue
         model = completions[0].model
@@ -270,7 +315,9 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         texts = ([q.solution] if q.solution else []) + [c.text for c in completions]
         makers = ([q.generator] if q.solution else []) + [model] * len(completions)
         tally.paths_sampled[name] += len(completions)
-        lost = args.paths - len(completions)
+        n_asked = asked.get(index_of[id(q)], args.paths)
+        lost = n_asked - len(completions)
+        sampling = {**path_params, "paths_sampled": n_asked} if args.until_correct else path_params
         for _ in range(lost):
             drop(dropped_row("paths", "path not usable (empty, cut off or failed)", q.seed, name, q.round, q))
         if q.gold is None:
@@ -291,7 +338,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         for v in verdicts:
             if v.kept:
                 items.append(item_row(q, texts[v.index], answer, v.index, makers[v.index],
-                                      path_params if makers[v.index] == model else q.sampling, agreement))
+                                      sampling if makers[v.index] == model else q.sampling, agreement))
                 kept += 1
             else:
                 drop(dropped_row("paths", v.reason, q.seed, name, q.round, q, texts[v.index], v.index,
@@ -301,9 +348,12 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
     return items
 
 
-def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop) -> list[dict]:
+def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop, shard_out: Path | None = None,
+                             strategy_names: list[str] = ()) -> list[dict]:
     """Both work on queries, not rows: the k kept paths of one query share its question on purpose.
-    `paths` queries are the seeds themselves, so they are not compared with the seeds."""
+    `paths` queries are the seeds themselves, so they are not compared with the seeds.
+    A shard (shard_out set) compares its queries with every seed of the run but not with each other, and
+    writes the rest to shard_heads.jsonl for build to deduplicate across shards (augmath.augment.shards)."""
     from augmath.decontam import Decontaminator
     from augmath.decontam import dedup_rows
 
@@ -312,7 +362,8 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
         groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
     removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
-    _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
+    compared = [h for h in heads if h["strategy"] != "paths"]
+    _, dups = dedup_rows(compared, seeds, among_rows=shard_out is None)
     for d in dups:
         removed[d["query_id"]] = (
             "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
@@ -327,6 +378,10 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
                 if flag is not None:
                     removed[h["query_id"]] = (
                         "decontam", f"{flag.stage} match: {flag.eval_set}", f"{flag.eval_id} score {flag.score}")
+    if shard_out is not None:
+        write_heads(shard_out, [h for h in compared if removed.get(h["query_id"], ("",))[0] != "dedup"],
+                    {s.id: i for i, s in enumerate(seeds)}, {n: i for i, n in enumerate(strategy_names)},
+                    {q for q, (stage, *_) in removed.items() if stage == "decontam"})
     kept = []
     for key, rows in groups.items():
         if key not in removed:

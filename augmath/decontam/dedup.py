@@ -73,8 +73,11 @@ def _seed_id_and_text(seed: Any, i: int) -> tuple[str, str]:
 
 
 def dedup_rows(rows: Sequence[dict], seeds: Iterable = (), key: str | Callable[[dict], str] = "question",
-               threshold: float = 0.8, strict_math: bool = True) -> tuple[list[dict], list[dict]]:
-    """(kept rows, dropped rows with reason / duplicate_of / similarity); see the module docstring."""
+               threshold: float = 0.8, strict_math: bool = True,
+               among_rows: bool = True) -> tuple[list[dict], list[dict]]:
+    """(kept rows, dropped rows with reason / duplicate_of / similarity); see the module docstring.
+    among_rows=False compares each row with the seeds only, never with other rows (a shard of a run: the
+    rows of all shards are deduplicated against each other when they are built together)."""
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     get = key if callable(key) else (lambda row: row[key])
@@ -123,8 +126,8 @@ def dedup_rows(rows: Sequence[dict], seeds: Iterable = (), key: str | Callable[[
                     if s >= threshold and s > sim and (not strict_math or math_of(other) == math_of(j)):
                         sim, match = s, other
         if match is None or j < n_seeds:  # a seed is never dropped, only compared against
-            exact_owner.setdefault(whole[j], j)
-            if match is None or j < n_seeds:
+            if j < n_seeds or among_rows:
+                exact_owner.setdefault(whole[j], j)
                 for g in prefix:
                     postings.setdefault(g, []).append(j)
             if j >= n_seeds:

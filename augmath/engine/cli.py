@@ -18,6 +18,7 @@ import json
 import os
 import sys
 
+from augmath.engine.batchfile import add_import_arguments, run_import
 from augmath.io import read_json_object, read_jsonl_numbered, write_jsonl_atomic
 
 
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prices", default=None,
                         help='JSON file {model: {"input": USD per 1M tokens, "output": USD per 1M tokens}}')
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_import_arguments(parser)  # --import-batch-output (augmath.engine.batchfile)
 
 
 def read_requests(path: str | os.PathLike, default_params: dict | None = None):
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from augmath.engine.engine import Engine
     from augmath.engine.requestlog import RequestLogError
 
+    if args.import_batch_output:
+        return run_import(args)
     try:
         default_params = json.loads(args.params) if args.params else None
         if default_params is not None and not isinstance(default_params, dict):

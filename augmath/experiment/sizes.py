@@ -30,6 +30,10 @@ def stage_sizes(cfg, stages: list[Stage]) -> dict[str, str]:
             sizes[st.name] = _train_size(st, dataset)
         elif st.kind == "eval":
             sizes[st.name] = _eval_size(st, cfg.data_dir)
+        elif st.kind == "augment":  # requests and tokens before any call (augmath.augment.plan)
+            from augmath.augment.plan import stage_line
+
+            sizes[st.name] = stage_line([str(st.out) if a == "{out}" else a for a in st.argv[1:]])
     return sizes
 
 
