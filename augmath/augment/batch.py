@@ -64,7 +64,7 @@ def check_batch_arguments(args) -> None:
 
 class BatchEngine:
     def __init__(self, args, out: Path, base_url: str | None, model: str):
-        from augmath.engine.stats import RunStats
+        from augmath.engine.counters import RunStats
 
         self.args, self.out, self.base_url, self.model = args, out, base_url, model
         self.log_path = out / "requests.jsonl"

@@ -33,7 +33,7 @@ def stage_sizes(cfg, stages: list[Stage]) -> dict[str, str]:
         elif st.kind == "augment":  # requests and tokens before any call (augmath.augment.plan)
             from augmath.augment.plan import stage_line
 
-            sizes[st.name] = stage_line([str(st.out) if a == "{out}" else a for a in st.argv[1:]])
+            sizes[st.name] = stage_line([a.replace("{out}", str(st.out)) for a in st.argv[1:]])
     return sizes
 
 

@@ -88,10 +88,10 @@ def test_experiment_plan_has_a_calls_line_per_augment_stage(tmp_path):
     import yaml
 
     from augmath.experiment import ExperimentConfig, plan
-    from augmath.plan_sizes import stage_sizes
-    from augmath.stages import resolve
+    from augmath.experiment.sizes import stage_sizes
+    from augmath.experiment.stages import resolve
 
-    raw = yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yaml").read_text())
+    raw = yaml.safe_load((Path(__file__).parents[2] / "configs" / "demo.yaml").read_text())
     raw["workdir"] = str(tmp_path / "work")
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(raw))
     cfg = ExperimentConfig.from_yaml(tmp_path / "demo.yaml")
