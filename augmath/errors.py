@@ -15,3 +15,7 @@ class UserError(Exception):
     @property
     def lines(self) -> list[str]:
         return [line for line in str(self).splitlines() if line.strip()] or [type(self).__name__]
+
+
+class OptionError(UserError):
+    """A command-line option with a bad type, range or meaning, refused before any work starts."""

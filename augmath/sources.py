@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from augmath.grading import last_boxed
 from augmath.io import DataError, read_json, read_jsonl, require
+from augmath.options import POSITIVE
 
 PACKAGED = "packaged"
 PACKAGED_DIR = Path(__file__).parent / "data"
@@ -251,7 +252,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=sorted(SPLITS), help="benchmark")
     p.add_argument("--split", default=None)
     p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=POSITIVE, default=None)
     p.add_argument("--out", default=None, help="write canonical records as JSONL here (default: print a summary)")
 
 

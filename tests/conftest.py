@@ -39,3 +39,31 @@ def embedded_server():
         yield server
     finally:
         server.close()
+
+
+# --- `pytest --reliability-table FILE`: the hostile-input table of docs/reliability.md, from this run ---------
+
+_TABLE_ROWS: list[tuple] = []
+
+
+def pytest_addoption(parser):
+    parser.addoption("--reliability-table", default=None, metavar="FILE",
+                     help="write the rows of tests/reliability/test_hostile_inputs.py that passed, as Markdown")
+
+
+@pytest.fixture
+def reliability_table():
+    """Rows (case, command, exit status, the error line) that a hostile-input test appends once it passed."""
+    return _TABLE_ROWS
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--reliability-table")
+    if not path or not _TABLE_ROWS:
+        return
+    lines = ["| case | command | exit | the one line (`augmath CMD: error: ...`) |", "|---|---|---|---|"]
+    for case, command, code, message in _TABLE_ROWS:
+        cell = message.replace("|", "\\|")
+        lines.append(f"| {case} | `{command}` | {code} | {cell} |")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
