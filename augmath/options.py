@@ -27,7 +27,7 @@ def integer(low: int | None = None, high: int | None = None):
             raise argparse.ArgumentTypeError(f"{value} is out of range ({_range(low, high)})")
         return value
 
-    parse.__name__ = "integer"
+    parse.__name__, parse.base = "integer", int  # base: the YAML type (augmath.experiment.config)
     return parse
 
 
@@ -44,7 +44,7 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
             raise argparse.ArgumentTypeError(f"{text} is out of range ({_range(low, high, low_open)})")
         return value
 
-    parse.__name__ = "number"
+    parse.__name__, parse.base = "number", float
     return parse
 
 

@@ -48,7 +48,7 @@ from augmath.io import folder_lock, sha256_file
 from augmath.options import NON_NEGATIVE, POSITIVE, SECONDS, TEMPERATURE, check_output_folder, number
 from augmath.process import die_with_parent
 from augmath.prompts import TEMPLATES
-from augmath.redaction import redact_url
+from augmath.redaction import redact, redact_url
 from augmath.urls import parse_base_url
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
@@ -138,8 +138,9 @@ def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> Non
                                 errors="replace", cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
         crashed = False
         for line in proc.stdout:
+            line = redact(line)  # httpx logs every request's URL, credentials included: the log is kept
             log.write(line)
-            crashed = crashed or line.startswith("Traceback (most recent call last)")
+            crashed = crashed or "Traceback (most recent call last)" in line  # plain, or rich's boxed one
             if not quiet and not crashed:  # a traceback goes to the log only: the error below is one line
                 sys.stderr.write(line)
         code = proc.wait()
