@@ -158,7 +158,11 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | str | 
         return chosen
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"data dir {path} does not exist (from {'--data-dir' if data_dir else 'AUGMATH_DATA_DIR'})")
+        where = "--data-dir" if data_dir else "AUGMATH_DATA_DIR"
+        if path.exists():  # a file: "does not exist" would send the user looking for the wrong problem
+            raise DataError(f"data dir {path} is a file, not a folder (from {where}); expected a folder laid out "
+                            "like the benchmark data (gsm8k/, math/, ...), or 'packaged'")
+        raise FileNotFoundError(f"data dir {path} does not exist (from {where})")
     return path
 
 

@@ -33,12 +33,11 @@ def url_problem(url: str) -> str | None:
     if parts.scheme not in SCHEMES:
         return f"should start with http:// or https:// (got {parts.scheme + '://' if parts.scheme else 'no scheme'})"
     try:
-        port = parts.port
+        parts.port  # noqa: B018 - urllib parses the port lazily: reading it is the check
     except ValueError:
         return "has a port that is not a number from 0 to 65535"
     if not parts.hostname:
         return "has no host"
-    del port
     return None
 
 

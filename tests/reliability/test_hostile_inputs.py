@@ -31,6 +31,11 @@ def _file(tmp: Path) -> Path:
     return tmp / "afile"
 
 
+def _control_char(tmp: Path) -> Path:
+    (tmp / "in.jsonl").write_bytes(b'{"gold": "1", "prediction": "a\tb"}\n')  # json's message ends in "at"
+    return tmp / "in.jsonl"
+
+
 def _recipe(tmp: Path, output_dir: Path) -> Path:
     recipe = tmp / "recipe.yaml"
     recipe.write_text(f"model_name_or_path: tiny\ndataset: {tmp / 'ds'}\ndataset_config: gsm8k\n"
@@ -118,6 +123,8 @@ ROWS = [
      "argument --max-new-tokens: 0 is out of range", ["res"]),
     ("eval --out a file", lambda t, p: ["eval", "--backend", "endpoint", "--tasks", "gsm8k", "--out",
                                         str(_file(t))], 2, "is a file; expected a folder", []),
+    ("grade: a raw control character in a string", lambda t, p: ["grade", str(_control_char(t)), "--kind", "gsm8k"],
+     2, "in.jsonl:1: invalid JSON (Invalid control character at column 31)", []),
     ("grade --workers 0", lambda t, p: ["grade", str(_file(t)), "--kind", "gsm8k", "--workers", "0"], 2,
      "argument --workers: 0 is out of range", []),
     ("decontaminate --ngram-threshold 2", lambda t, p: ["decontaminate", str(_file(t)), "--ngram-threshold", "2"],
@@ -132,6 +139,8 @@ ROWS = [
     ("export a truncated parquet", lambda t, p: ["export", str(_truncated_dataset(t)), "--config", "gsm8k",
                                                  "--format", "alpaca", "--out", str(t / "o.jsonl")], 2,
      "train-00000-of-00001.parquet", ["o.jsonl"]),
+    ("data --data-dir a file", lambda t, p: ["data", "gsm8k", "--data-dir", str(_file(t))], 2,
+     "afile is a file, not a folder (from --data-dir)", []),
     ("data --limit 0", lambda t, p: ["data", "gsm8k", "--limit", "0"], 2, "argument --limit: 0 is out of range", []),
     ("unknown option", lambda t, p: [*AUGMENT, "--out", str(t / "run"), "--frobnicate"], 2,
      "unrecognized arguments: --frobnicate (see augmath augment --help)", ["run"]),
@@ -162,7 +171,8 @@ def test_a_hostile_option_or_input_is_one_line_and_nothing_is_written(name, argv
     assert "Traceback" not in captured.out + captured.err and URL_KEY not in captured.out + captured.err
     for rel in absent:
         assert not (tmp_path / rel).exists(), f"{rel} was created before the refusal"
-    reliability_table.append((name, command, got, lines[0].split(": error: ", 1)[1].replace(str(tmp_path), "TMP")))
+    shown = lines[0].split(": error: ", 1)[1].replace(str(tmp_path), "TMP").replace(f" {busy}", " PORT")
+    reliability_table.append((name, command, got, shown))
 
 
 class _Refusing(BaseHTTPRequestHandler):
@@ -220,4 +230,5 @@ def test_endpoint_eval_with_url_credentials_reaches_the_endpoint_and_a_401_is_on
     kept = [p for p in tmp_path.rglob("*") if p.is_file() and URL_KEY.encode() in p.read_bytes()]
     assert kept == []  # httpx logs each request's URL: lighteval.log keeps it masked
     reliability_table.append(("eval endpoint answering 401 (URL with credentials)", "eval", code,
-                              lines[0].split(": error: ", 1)[1].replace(str(tmp_path), "TMP")))
+                              lines[0].split(": error: ", 1)[1].replace(str(tmp_path), "TMP")
+                              .replace(f":{server.server_address[1]}/", ":PORT/")))
