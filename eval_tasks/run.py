@@ -315,7 +315,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="evaluate a fixed random subset of N per task; or per task, e.g. 24,math500_bpb=8")
     p.add_argument("--data-dir", default=None, help="benchmark files laid out like ../shared/data, or 'packaged' "
                                                     "(default $AUGMATH_DATA_DIR, else the public Hub datasets)")
-    p.add_argument("--fewshot", type=NON_NEGATIVE, default=0, help="few-shot examples per prompt (default 0, as trained)")
+    p.add_argument("--fewshot", type=NON_NEGATIVE, default=0,
+                   help="few-shot examples per prompt (default 0, as trained)")
     p.add_argument("--template", default="alpaca", choices=TEMPLATES,
                    help="prompt template (augmath.prompts; default alpaca; alpaca-input: the paper's Instruction/Input "
                         "split of multi-line queries, as its training code)")

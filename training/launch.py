@@ -174,4 +174,3 @@ def _processes(value: str | None) -> int | None:
     if n < 1:
         raise OptionError(f"--processes {value!r} is not an integer >= 1")
     return n
-

@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to create (must not exist, or be empty)")
     p.add_argument("--strategy", default="imported",
                    help="strategy name of the rows (default: imported; metamathqa: from each record's type)")
-    p.add_argument("--round", type=NON_NEGATIVE, default=0, help="query round of the rows (numbered from 0, as augment's)")
+    p.add_argument("--round", type=NON_NEGATIVE, default=0,
+                   help="query round of the rows (numbered from 0, as augment's)")
     p.add_argument("--query-generator", default="unknown", help="model that wrote the queries")
     p.add_argument("--response-generator", default=None, help="model that wrote the responses (default: the same)")
     p.add_argument("--min-link-score", type=PROBABILITY, default=0.5,

@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
     p.add_argument("--limit", type=POSITIVE, default=None, help="first N seeds only")
     p.add_argument("--rounds", type=POSITIVE, default=1, help="query rounds: one rewrite per strategy per seed each")
-    p.add_argument("--paths", type=POSITIVE, default=4, help="reasoning paths sampled per query without an exact solution")
+    p.add_argument("--paths", type=POSITIVE, default=4,
+                   help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=TEMPERATURE, default=0.7, help="sampling temperature of the paths")
     p.add_argument("--min-agreement", type=PROBABILITY, default=0.5,
                    help="majority votes below this agreement ratio are dropped (default 0.5)")

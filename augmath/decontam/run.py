@@ -277,7 +277,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cosine + 1.5 x aligned token similarity over the 10 nearest items (higher flags less)")
     p.add_argument("--no-fuzzy", action="store_true", help="no fuzzy stage (exact, n-gram and embedding only)")
     p.add_argument("--no-embedding", action="store_true", help="lexical stages only (no model)")
-    p.add_argument("--workers", type=POSITIVE, default=min(2, os.cpu_count() or 1), help="processes for the n-gram stage")
+    p.add_argument("--workers", type=POSITIVE, default=min(2, os.cpu_count() or 1),
+                   help="processes for the n-gram stage")
     p.add_argument("--device", default=None, help="torch device for the embedding model (default cpu)")
     p.add_argument("--batch-size", type=POSITIVE, default=64)
 

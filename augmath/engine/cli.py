@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=POSITIVE, default=8, help="API calls in flight (default: 8)")
     parser.add_argument("--params", default=None, help='default sampling params as JSON, e.g. \'{"temperature": 0.7}\'')
     parser.add_argument("--timeout", type=SECONDS, default=120.0, help="seconds per API call attempt")
-    parser.add_argument("--max-attempts", type=POSITIVE, default=6, help="attempts per call before it is recorded failed")
+    parser.add_argument("--max-attempts", type=POSITIVE, default=6,
+                        help="attempts per call before it is recorded failed")
     parser.add_argument("--no-n", action="store_true", help="never ask for n>1 in one call")
     parser.add_argument("--max-n", type=POSITIVE, default=None,
                         help="most samples asked in one call (default: all of a request's; --embedded: its slots)")

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, choices=KINDS, help="gsm8k: a number; math: a LaTeX answer")
     parser.add_argument("--out", help="write rows + 'extracted' + 'correct' here (atomically); default stdout")
     parser.add_argument("--workers", type=POSITIVE, default=None, help="processes for symbolic checks (default: cores)")
-    parser.add_argument("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, help="seconds per item for symbolic checks (default 10)")
+    parser.add_argument("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT,
+                        help="seconds per item for symbolic checks (default 10)")
     names = [f.name for f in dataclasses.fields(Policy)]
     parser.add_argument("--policy", action="append", default=[], type=_policy_setting, metavar="NAME=on|off",
                         help=f"a policy setting (docs/grading.md, Policies; all on by default): {', '.join(names)}")
