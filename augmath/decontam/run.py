@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from augmath.decontam.ngrams import NgramIndex, reference_tokens, text_hashes, word_hashes
-from augmath.options import POSITIVE, PROBABILITY
+from augmath.options import POSITIVE, PROBABILITY, number
 
 DEFAULT_NGRAM = 13
 DEFAULT_NGRAM_THRESHOLD = 0.5
@@ -273,7 +273,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cosine similarity for word-problem items (GSM8K, SVAMP, ASDiv, MAWPS)")
     p.add_argument("--math-embed-threshold", type=PROBABILITY, default=DEFAULT_MATH_EMBED_THRESHOLD,
                    help="cosine similarity for MATH / MATH-500 items")
-    p.add_argument("--fuzzy-threshold", type=PROBABILITY, default=DEFAULT_FUZZY_THRESHOLD,
+    p.add_argument("--fuzzy-threshold", type=number(0, 2.5), default=DEFAULT_FUZZY_THRESHOLD,
                    help="cosine + 1.5 x aligned token similarity over the 10 nearest items (higher flags less)")
     p.add_argument("--no-fuzzy", action="store_true", help="no fuzzy stage (exact, n-gram and embedding only)")
     p.add_argument("--no-embedding", action="store_true", help="lexical stages only (no model)")

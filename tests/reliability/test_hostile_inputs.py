@@ -130,6 +130,8 @@ ROWS = [
      "argument --workers: 0 is out of range", []),
     ("decontaminate --ngram-threshold 2", lambda t, p: ["decontaminate", str(_file(t)), "--ngram-threshold", "2"],
      2, "argument --ngram-threshold: 2 is out of range (expected a value >= 0 and <= 1)", []),
+    ("decontaminate --fuzzy-threshold 3", lambda t, p: ["decontaminate", str(_file(t)), "--fuzzy-threshold", "3"],
+     2, "argument --fuzzy-threshold: 3 is out of range (expected a value >= 0 and <= 2.5)", []),
     ("fit --confidence 0", lambda t, p: ["fit", str(t), "--out", str(t / "fit"), "--confidence", "0"], 2,
      "argument --confidence: 0 is out of range (expected a value > 0 and <= 1)", ["fit"]),
     ("build --paths-per-query 0", lambda t, p: ["build", str(t), "--out", str(t / "ds"), "--paths-per-query", "0"],
