@@ -21,13 +21,11 @@ import shlex
 import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import yaml
 
 from augmath.errors import OptionError, UserError
-from augmath.io import folder_lock
+from augmath.io import folder_lock, lock_path
 from augmath.options import check_output_folder
 from augmath.process import die_with_parent
 from augmath.training.config import RecipeError, load_recipe, parse_overrides, resolve_file
@@ -148,13 +146,17 @@ def _launch(recipe: str, overrides: list[str], processes: int | None, accelerate
     if lock_fd is None:
         return 0
     # sft.py's own user errors (a bad dataset or base model found once it loads them) come back through a file:
-    # the launcher turns the child's exit status 2 into 1 and has no way to pass a message up.
-    with tempfile.TemporaryDirectory(prefix="augmath-train-") as tmp:
-        relay = Path(tmp) / "error.txt"
+    # the launcher turns the child's exit status 2 into 1 and has no way to pass a message up. The file sits beside
+    # the output folder's lock (held now), so a kill -9 leaves nothing elsewhere and the next run clears it.
+    relay = lock_path(output_dir).with_suffix(".train-error")
+    relay.unlink(missing_ok=True)
+    try:
         proc = subprocess.run(cmd, env={**os.environ, **env, ERROR_FILE_ENV: str(relay)}, preexec_fn=die_with_parent,
                               pass_fds=(lock_fd,))
         if proc.returncode != 0 and relay.is_file():
             raise TrainError(relay.read_text(encoding="utf-8"))
+    finally:
+        relay.unlink(missing_ok=True)
     if proc.returncode == 0:
         print(f"augmath train: model in {output_dir}")
     return proc.returncode
