@@ -55,26 +55,25 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     module_name, help_text = COMMANDS[name]
     module = importlib.import_module(module_name)
-    sub = argparse.ArgumentParser(prog=f"augmath {name}", description=help_text)
+    sub = CommandParser(prog=f"augmath {name}", description=help_text)
     module.add_arguments(sub)
-    args = sub.parse_args(rest)
-    from augmath.errors import UserError
+    from augmath.errors import UserError, user_error
 
     try:
+        args = sub.parse_args(rest)
         return int(module.run(args) or 0)
     except (UserError, FileNotFoundError) as e:  # bad or missing input, a busy output: one line per problem
         return user_error(name, e)
 
 
-def user_error(command: str, error: BaseException) -> int:
-    """Print `augmath COMMAND: error: LINE` for each line of the error, secrets masked; the exit status, 2.
-    The one place that formats a user error (augmath.errors): commands raise, they never print their own."""
-    from augmath.redaction import redact
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: a bad option is an OptionError (one line from `user_error`, exit 2), not
+    argparse's usage block followed by `augmath CMD: error: ...`. --help still prints the usage."""
 
-    lines = error.lines if hasattr(error, "lines") else [line for line in str(error).splitlines() if line.strip()]
-    for line in lines or [type(error).__name__]:
-        print(f"augmath {command}: error: {redact(line)}", file=sys.stderr)
-    return 2
+    def error(self, message: str):
+        from augmath.errors import OptionError
+
+        raise OptionError(f"{message} (see augmath {self.prog.split()[-1]} --help)")
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def read_jsonl_numbered(path: str | os.PathLike, tolerate_torn_tail: bool = Fals
         except json.JSONDecodeError as e:
             if tolerate_torn_tail and i == len(lines) and not line.endswith("\n"):
                 return
-            raise DataError(f"{path}:{i}: invalid JSON ({e.msg} at column {e.colno})") from None
+            raise DataError(f"{path}:{i}: invalid JSON ({e.msg.removesuffix(' at')} at column {e.colno})") from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
         yield f"{path}:{i}", obj

@@ -21,13 +21,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from augmath.errors import UserError
+
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_SOURCE = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the GGUF was quantized from (Apache-2.0)
 _MARKER = "augmath_convert.json"
 
 
-class BaseModelError(ValueError):
+class BaseModelError(UserError, ValueError):
     """The base model named by a recipe cannot be trained as a causal LM."""
 
 
@@ -143,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{args.model}: causal LM ({check_causal_lm(args.model)})")
     except (BaseModelError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        from augmath.errors import user_error
+
+        return user_error("models", e, prog="python -m augmath.models")
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from augmath.grading import last_boxed
 from augmath.io import DataError, read_json, read_jsonl, require
+from augmath.options import POSITIVE
 
 PACKAGED = "packaged"
 PACKAGED_DIR = Path(__file__).parent / "data"
@@ -161,7 +162,11 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | str | 
         return chosen
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"data dir {path} does not exist (from {'--data-dir' if data_dir else 'AUGMATH_DATA_DIR'})")
+        where = "--data-dir" if data_dir else "AUGMATH_DATA_DIR"
+        if path.exists():  # a file: "does not exist" would send the user looking for the wrong problem
+            raise DataError(f"data dir {path} is a file, not a folder (from {where}); expected a folder laid out "
+                            "like the benchmark data (gsm8k/, math/, ...), or 'packaged'")
+        raise FileNotFoundError(f"data dir {path} does not exist (from {where})")
     return path
 
 
@@ -255,7 +260,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", choices=sorted(SPLITS), help="benchmark")
     p.add_argument("--split", default=None)
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=POSITIVE, default=None)
     p.add_argument("--out", default=None, help="write canonical records as JSONL here (default: print a summary)")
 
 

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -38,12 +37,14 @@ import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 
+from augmath.errors import UserError
 from augmath.augment import UNLINKED_SEED
 from augmath.cards import REPO_ID_RE, dataset_summary, render_dataset_card, save_card
 from augmath.dataset_builders.counts import BuildCounts
 from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, dataset_ids, scan_runs, sort_key
 from augmath.dataset_builders.subsets import subset_sizes, take_subset
-from augmath.io import DataError, FolderBusy, folder_lock, read_json_object, sha256_file
+from augmath.io import DataError, folder_lock, read_json_object, sha256_file
+from augmath.options import POSITIVE
 from augmath.redaction import secrets_in_folder
 
 __all__ = ["FEATURES", "BuildError", "ConfigSpec", "build", "take_subset", "subset_sizes", "sort_key", "scan_runs"]
@@ -63,7 +64,7 @@ ROWS_PER_GROUP = 1000  # row groups of ~1-2 MB of text: small enough for the Hub
 DATA_FILE = "data/{config}/train-00000-of-00001.parquet"
 
 
-class BuildError(ValueError):
+class BuildError(UserError, ValueError):
     """Bad arguments or an output that cannot be written; the message says what and where."""
 
 
@@ -358,18 +359,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo-id", default=None, help="ORG/NAME it will be pushed to: the card's loading code names it")
     p.add_argument("--data-dir", default=None,
                    help=f"the original seeds' {DATA_DIR_HELP}")
-    p.add_argument("--paths-per-query", type=int, default=None, metavar="K",
+    p.add_argument("--paths-per-query", type=POSITIVE, default=None, metavar="K",
                    help="keep at most the first K kept paths (responses) of each query (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    try:
-        manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id,
-                         paths_per_query=args.paths_per_query)
-    except (BuildError, DataError, FileNotFoundError, FolderBusy) as e:
-        print(f"augmath build: error: {e}", file=sys.stderr)
-        return 2
+    manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id,
+                     paths_per_query=args.paths_per_query)  # BuildError, DataError, FolderBusy: augmath.cli's line
     for config, info in manifest["configs"].items():
         print(f"{config:<28} {info['queries']:>9,} queries {info['rows']:>9,} rows  {info['file']}")
     print(f"wrote {args.out} (version {manifest['version']}, seed {manifest['seed']}) "

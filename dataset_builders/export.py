@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from augmath.augment.released import EXPORT_FORMATS, to_released
-from augmath.dataset_builders.subsets import load_config, select
+from augmath.dataset_builders.subsets import check_parquet_files, load_config, select
+from augmath.errors import OptionError, UserError
 from augmath.io import atomic_writer
+from augmath.options import POSITIVE
+
+
+class ExportError(UserError):
+    """A dataset or config that cannot be exported (missing, unreadable, or a selection it cannot satisfy)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="config to export, e.g. gsm8k or gsm8k-reverse")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--out", required=True, help="JSON Lines file to write")
-    p.add_argument("--num-queries", type=int, default=None, help="only D_N: the first N queries (default: all)")
-    p.add_argument("--paths-per-query", type=int, default=None, help="at most K paths per query")
+    p.add_argument("--num-queries", type=POSITIVE, default=None, help="only D_N: the first N queries (default: all)")
+    p.add_argument("--paths-per-query", type=POSITIVE, default=None, help="at most K paths per query")
     p.add_argument("--rounds", default=None, help="only these query rounds, comma-separated, e.g. 1,2")
     p.add_argument("--split", default="train")
     p.add_argument("--revision", default=None, help="Hub revision (tag, branch or commit)")
@@ -41,6 +46,7 @@ def export(dataset: str, config: str, fmt: str, out: str, num_queries: int | Non
     """Write the rows of `config` (or its subset) to `out` in `fmt`; returns the number of records."""
     import datasets
 
+    check_parquet_files(dataset)  # a cut parquet file is named, not a DatasetGenerationError traceback
     try:
         configs = datasets.get_dataset_config_names(dataset, revision=revision)
     except Exception as e:  # noqa: BLE001 - missing folder, offline Hub id, unreadable card: one clear line
@@ -59,14 +65,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         rounds = [int(r) for r in args.rounds.split(",")] if args.rounds else None
     except ValueError:
-        print(f"augmath export: error: --rounds {args.rounds!r} is not a comma-separated list of numbers",
-              file=sys.stderr)
-        return 2
+        raise OptionError(f"--rounds {args.rounds!r} is not a comma-separated list of numbers") from None
     try:
         n = export(args.dataset, args.config, args.format, args.out, args.num_queries, args.paths_per_query, rounds,
                    args.split, args.revision)
-    except ValueError as e:
-        print(f"augmath export: error: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:  # a missing dataset or config, a bad selection: augmath.cli's one line
+        if isinstance(e, UserError):
+            raise
+        raise ExportError(str(e)) from None
     print(f"wrote {n:,} {args.format} records from {args.dataset} config {args.config} -> {args.out}")
     return 0

@@ -105,6 +105,24 @@ def local_cache_dir(dataset: str) -> str | None:
     return str(Path(datasets.config.HF_DATASETS_CACHE) / "augmath-local" / h.hexdigest()[:20])
 
 
+def check_parquet_files(dataset: str | os.PathLike) -> None:
+    """A local dataset folder's parquet files must be whole: a truncated or corrupt one is named in one line
+    (DataError) before anything reads the dataset (reading a file's footer costs milliseconds)."""
+    import pyarrow.parquet as pq
+
+    from augmath.io import DataError
+
+    root = Path(dataset)
+    if not root.is_dir():
+        return  # a Hub id: datasets checks what it downloads
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            pq.read_metadata(path)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError for cut or foreign files
+            raise DataError(f"{path}: not a readable parquet file, truncated or corrupt ({e}); rebuild the "
+                            "dataset with `augmath build`") from None
+
+
 def load_config(dataset: str | os.PathLike, config: str, split: str = "train", revision: str | None = None):
     """One config of a local dataset folder or Hub id, through a cache keyed by the local files (see above)."""
     import datasets

@@ -161,7 +161,8 @@ class OpenAIEndpointModel(LightevalModel):
                                          policy, slots, os.environ.get("OPENAI_API_KEY"), read=_read_completion)
         if result.error is not None:
             # An evaluation with silently missing answers would be wrong: fail the run, naming the cause.
-            raise RuntimeError(f"endpoint {self.settings['base_url']}: completion failed for good ({result.error})")
+            raise settings.child_failure(f"endpoint {self.settings['base_url']}: completion failed for good "
+                                         f"({result.error})")
         choice = result.choices[0]
         self.stats["requests"] += 1
         self.stats["completion_tokens"] += int((result.usage or {}).get("completion_tokens") or 0)
@@ -191,8 +192,8 @@ class OpenAIEndpointModel(LightevalModel):
                                     meta={"doc": i}))
         engine.run(requests)
         if engine.failures:
-            raise RuntimeError(f"endpoint {self.settings['base_url']}: {len(engine.failures)} samples failed "
-                               f"(first: {next(iter(engine.failures.values()))})")
+            raise settings.child_failure(f"endpoint {self.settings['base_url']}: {len(engine.failures)} samples "
+                                         f"failed (first: {next(iter(engine.failures.values()))})")
         done = read_log(self.settings["log_path"]).done
         out = []
         for request in requests:

@@ -8,6 +8,7 @@ Every problem is an EvalError with a message for the user.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -15,12 +16,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from augmath.errors import UserError
 from augmath.evalsets import EVAL_TASKS, LIKELIHOOD_SUFFIX, eval_task
 from augmath.eval_tasks import profiles
 from augmath.redaction import redact, redact_url, url_credentials
+from augmath.urls import split_credentials
 
 
-class EvalError(RuntimeError):
+class EvalError(UserError, RuntimeError):
     """Bad input or a failed evaluation, with a message meant for the user."""
 
 
@@ -159,8 +162,14 @@ def resolve_local_model(model: str) -> tuple[str, bool]:
 
 def endpoint_models(base_url: str, api_key: str | None, timeout: float = 10.0) -> list[str]:
     """GET {base_url}/models: the served model ids. EvalError when the server cannot be reached."""
-    req = urllib.request.Request(base_url.rstrip("/") + "/models")
-    if api_key:
+    # urllib would read the user-info of http://u:KEY@host/v1 as part of the host name; the openai client (httpx)
+    # sends it as HTTP Basic auth instead, so this check does the same and reaches what the evaluation will.
+    bare, user, password = split_credentials(base_url)
+    req = urllib.request.Request(bare.rstrip("/") + "/models")
+    if user is not None or password is not None:
+        token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    elif api_key:
         req.add_header("Authorization", f"Bearer {api_key}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -21,11 +21,12 @@ import json
 import math
 from pathlib import Path
 
+from augmath.errors import UserError
 from augmath.evalsets import eval_task
 from augmath.io import read_json_object, write_json_atomic, write_jsonl_atomic
 
 
-class EvalOutputError(RuntimeError):
+class EvalOutputError(UserError, RuntimeError):
     """lighteval finished but its output is missing or inconsistent."""
 
 

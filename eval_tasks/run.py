@@ -35,6 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from augmath.errors import UserError
 from augmath.evalsets import BENCHMARKS, EVAL_TASKS, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
@@ -42,11 +43,13 @@ from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.inputs import (EvalError, check_likelihood_request, check_profile, endpoint_models,
                                        generation_parameters, model_eos_token, parse_max_samples, parse_tasks,
                                        resolve_local_model)
-from augmath.eval_tasks.results import EvalOutputError, read_provenance, write_results_folder
-from augmath.io import FolderBusy, folder_lock, sha256_file
+from augmath.eval_tasks.results import read_provenance, write_results_folder
+from augmath.io import folder_lock, sha256_file
+from augmath.options import NON_NEGATIVE, POSITIVE, SECONDS, TEMPERATURE, check_output_folder, number
 from augmath.process import die_with_parent
 from augmath.prompts import TEMPLATES
 from augmath.redaction import redact, redact_url
+from augmath.urls import parse_base_url
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
 TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
@@ -127,17 +130,26 @@ def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> Non
 
     The log is line-buffered: a run that is killed (a time limit, Ctrl-C) leaves every line lighteval printed,
     and `tail -f` shows progress as it happens."""
+    relay = log_path.parent / "augmath-error.txt"  # augmath's own code in the child says why it gave up
+    relay.unlink(missing_ok=True)
+    env = {**env, eval_settings.ERROR_FILE_ENV: str(relay)}
     with open(log_path, "w", encoding="utf-8", buffering=1) as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
+        crashed = False
         for line in proc.stdout:
+            line = redact(line)  # httpx logs every request's URL, credentials included: the log is kept
             log.write(line)
-            if not quiet:
+            crashed = crashed or "Traceback (most recent call last)" in line  # plain, or rich's boxed one
+            if not quiet and not crashed:  # a traceback goes to the log only: the error below is one line
                 sys.stderr.write(line)
         code = proc.wait()
     if code != 0:
-        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:])
-        raise EvalError(f"lighteval exited with status {code} (full log: {log_path}):\n{tail}")
+        if relay.is_file():
+            raise EvalError(f"{relay.read_text(encoding='utf-8').strip()} (full log: {log_path})")
+        lines = [x for x in log_path.read_text(errors="replace").splitlines() if x.strip()]
+        raise EvalError(f"lighteval exited with status {code}: {lines[-1].strip() if lines else 'no output'} "
+                        f"(full log: {log_path})")
 
 
 def evaluate(args) -> dict:
@@ -283,6 +295,11 @@ def model_config(args, model_name: str, params: dict, cache_dir: Path | None) ->
 
 # ------------------------------------------------------------------------------------------- the CLI
 
+def endpoint_url(value: str) -> str:
+    """--base-url: an http(s) URL with a host (augmath.urls), or `embedded`."""
+    return value if value == "embedded" else parse_base_url(value)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from augmath.sources import DATA_DIR_HELP  # a short, light module: help text only
 
@@ -292,29 +309,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "(NAME_bpb: bits per byte of the reference solution, lower is better)")
     p.add_argument("--out", required=True, help="results folder to write (results.json, details/)")
     p.add_argument("--backend", default="accelerate", choices=BACKENDS)
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for --backend endpoint "
+    p.add_argument("--base-url", type=endpoint_url, default=None,
+                   help="OpenAI-compatible base URL for --backend endpoint "
                                                     "(default $OPENAI_BASE_URL; 'embedded' starts augmath's own "
                                                     "server for the run); the key comes from $OPENAI_API_KEY")
     p.add_argument("--max-samples", default=None,
                    help="evaluate a fixed random subset of N per task; or per task, e.g. 24,math500_bpb=8")
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    p.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0, as trained)")
+    p.add_argument("--fewshot", type=NON_NEGATIVE, default=0,
+                   help="few-shot examples per prompt (default 0, as trained)")
     p.add_argument("--template", default="alpaca", choices=TEMPLATES,
                    help="prompt template (augmath.prompts; default alpaca; alpaca-input: the paper's Instruction/Input "
                         "split of multi-line queries, as its training code)")
     p.add_argument("--profile", default="lenient", choices=profiles.PROFILES,
                    help="lenient (default): augmath's extraction and generation sizes; paper: greedy, 256 new tokens "
                         "for word problems, official scoring (the number after '#### ' only, MATH the last \\boxed{})")
-    p.add_argument("--maj-k", type=int, default=1, help="also report maj@k over k sampled generations")
-    p.add_argument("--temperature", type=float, default=None, help="default 0 (greedy); 0.7 with --maj-k > 1")
-    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--maj-k", type=POSITIVE, default=1, help="also report maj@k over k sampled generations")
+    p.add_argument("--temperature", type=TEMPERATURE, default=None, help="default 0 (greedy); 0.7 with --maj-k > 1")
+    p.add_argument("--top-p", type=number(0, 1, low_open=True), default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--max-new-tokens", type=int, default=None, help="override the tasks' generation sizes")
-    p.add_argument("--batch-size", type=int, default=8, help="accelerate backend batch size")
+    p.add_argument("--max-new-tokens", type=POSITIVE, default=None, help="override the tasks' generation sizes")
+    p.add_argument("--batch-size", type=POSITIVE, default=8, help="accelerate backend batch size")
     p.add_argument("--device", default="auto", help="accelerate backend device: auto, cpu, cuda")
     p.add_argument("--dtype", default=None, help="default float32 on CPU, bfloat16 on GPU")
-    p.add_argument("--concurrency", type=int, default=8, help="endpoint backend: requests in flight")
-    p.add_argument("--request-timeout", type=float, default=600.0, help="endpoint backend: seconds per request")
+    p.add_argument("--concurrency", type=POSITIVE, default=8, help="endpoint backend: requests in flight")
+    p.add_argument("--request-timeout", type=SECONDS, default=600.0, help="endpoint backend: seconds per request")
     p.add_argument("--no-cache", action="store_true", help="never reuse lighteval's cached answers")
     p.add_argument("--resume", action="store_true",
                    help="endpoint backend: reuse the answers a cut-off earlier run into the same --out logged in "
@@ -341,15 +360,17 @@ def evaluate_with_embedded_server(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out)
     try:
         with folder_lock(args.out, "augmath eval"):  # one evaluation per results folder at a time
             if args.backend == "endpoint" and args.base_url == "embedded":
                 results = evaluate_with_embedded_server(args)
             else:
                 results = evaluate(args)
-    except (EvalError, EvalOutputError, ValueError, FileNotFoundError, FolderBusy) as e:
-        print(f"augmath eval: error: {redact(str(e))}", file=sys.stderr)
-        return 2
+    except ValueError as e:  # a bad --tasks / --max-samples spec, or a value lighteval refused
+        if isinstance(e, UserError):
+            raise
+        raise EvalError(str(e)) from None
     for name, t in results["tasks"].items():
         if t.get("metric") == "bpb":
             lo, hi = t["bpb_ci"]

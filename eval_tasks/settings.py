@@ -32,6 +32,17 @@ from typing import Any
 from augmath.io import read_json_object, write_json_atomic
 
 SETTINGS_ENV = "AUGMATH_EVAL_SETTINGS"
+# Where augmath's code inside the lighteval child writes why it gave up (one line: an endpoint answering 401),
+# so `augmath eval` reports that line instead of lighteval's traceback.
+ERROR_FILE_ENV = "AUGMATH_EVAL_ERROR_FILE"
+
+
+def child_failure(message: str) -> RuntimeError:
+    """The error to raise inside the lighteval child; its message is also left where `augmath eval` reads it."""
+    path = os.environ.get(ERROR_FILE_ENV)
+    if path:
+        Path(path).write_text(message, encoding="utf-8")
+    return RuntimeError(message)
 FIELDS = ("tasks", "template", "max_new_tokens", "max_samples", "eos_token", "endpoint", "profile")
 
 

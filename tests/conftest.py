@@ -39,3 +39,38 @@ def embedded_server():
         yield server
     finally:
         server.close()
+
+
+# --- `pytest --reliability-table FILE`: the hostile-input table of docs/reliability.md, from this run ---------
+
+_TABLE_ROWS: list[tuple] = []
+TABLE_BEGIN, TABLE_END = "<!-- hostile-inputs table: begin -->", "<!-- hostile-inputs table: end -->"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--reliability-table", default=None, metavar="FILE",
+                     help="write the rows of tests/reliability/test_hostile_inputs.py that passed, as a Markdown "
+                          "table: the whole FILE, or only between its hostile-inputs markers (docs/reliability.md)")
+
+
+@pytest.fixture
+def reliability_table():
+    """Rows (case, command, exit status, the error line) that a hostile-input test appends once it passed."""
+    return _TABLE_ROWS
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--reliability-table")
+    if not path or not _TABLE_ROWS:
+        return
+    lines = ["| case | command | exit | the one line (`augmath CMD: error: ...`) |", "|---|---|---|---|"]
+    for case, command, code, message in _TABLE_ROWS:
+        cell = message.replace("|", "\\|")
+        lines.append(f"| {case} | `{command}` | {code} | {cell} |")
+    table = "\n".join(lines) + "\n"
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    if TABLE_BEGIN in text and TABLE_END in text:  # a document (docs/reliability.md): replace its table only
+        head, rest = text.split(TABLE_BEGIN, 1)
+        table = head + TABLE_BEGIN + "\n" + table + TABLE_END + rest.split(TABLE_END, 1)[1]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(table)

@@ -20,9 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Each group may import its own modules and those of earlier layers only (CONTRIBUTING.md, "data flows one way").
 # A group is a subpackage (`augment`) or one top-level module of the shared ground (`augmath.io`).
 LAYERS = [
-    ["augmath", "augmath._lazy", "augmath.errors", "augmath.redaction", "augmath.process", "augmath.prompts",
-     "augmath.typed_yaml", "augmath.stats"],
-    ["augmath.io"],
+    ["augmath", "augmath._lazy", "augmath.redaction", "augmath.process", "augmath.prompts", "augmath.typed_yaml",
+     "augmath.stats"],
+    ["augmath.errors"],  # user_error masks secrets with augmath.redaction
+    ["augmath.io", "augmath.options", "augmath.urls"],
     ["grading"],
     ["augmath.sources", "augmath.evalsets"],
     ["engine"],

@@ -9,7 +9,7 @@ outside its choices all fail in well under a second with the file and key named.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from augmath.dataset_builders import local_cache_dir
+from augmath.errors import UserError
 from augmath.prompts import format_prompt
 
 IGNORE_INDEX = -100
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """The recipe's dataset cannot be used: unknown config/split, missing columns, empty, too few rows."""
 
 
@@ -71,18 +72,14 @@ def dataset_configs(dataset: str, revision: str | None = None) -> list[str]:
 
 def check_local_files(dataset: str) -> None:
     """A local dataset folder's parquet files must be whole: a truncated or corrupt one is named here, in one line,
-    before `augmath train` launches anything (reading a file's footer costs milliseconds)."""
-    import pyarrow.parquet as pq
+    before `augmath train` launches anything (augmath.dataset_builders.subsets.check_parquet_files)."""
+    from augmath.dataset_builders.subsets import check_parquet_files
+    from augmath.io import DataError
 
-    root = Path(dataset)
-    if not root.is_dir():
-        return  # a Hub id: datasets checks what it downloads
-    for path in sorted(root.rglob("*.parquet")):
-        try:
-            pq.read_metadata(path)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError for cut or foreign files
-            raise DatasetError(f"{path}: not a readable parquet file, truncated or corrupt ({e}); rebuild the "
-                               "dataset with `augmath build`") from None
+    try:
+        check_parquet_files(dataset)
+    except DataError as e:
+        raise DatasetError(str(e)) from None
 
 
 def _load_config(dataset: str, config: str | None, split: str, revision: str | None, valid: list[str]):

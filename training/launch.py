@@ -24,12 +24,15 @@ import sys
 
 import yaml
 
-from augmath.io import folder_lock
+from augmath.errors import OptionError, UserError
+from augmath.io import folder_lock, lock_path
+from augmath.options import check_output_folder
 from augmath.process import die_with_parent
 from augmath.training.config import RecipeError, load_recipe, parse_overrides, resolve_file
 from augmath.training.data import check_local_files
 
 SFT_MODULE = "augmath.training.sft"
+ERROR_FILE_ENV = "AUGMATH_TRAIN_ERROR_FILE"  # where sft.py writes a user error for this process to raise
 OWN_FLAGS = {"--processes": True, "--accelerate-config": True, "--dry-run": False}
 
 
@@ -59,7 +62,7 @@ def split_args(argv: list[str]) -> tuple[dict, list[str]]:
             if OWN_FLAGS[flag]:
                 if not eq:
                     if i + 1 >= len(argv):
-                        raise SystemExit(f"augmath train: {flag} needs a value")
+                        raise OptionError(f"{flag} needs a value")
                     value = argv[i + 1]
                     i += 1
                 own[flag[2:].replace("-", "_")] = value
@@ -122,14 +125,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     own, overrides = split_args(list(args.args))
-    try:
-        recipe = resolve_file("recipes", args.recipe)
-        cfg = load_recipe(recipe, parse_overrides(overrides))
-        processes = int(own["processes"]) if "processes" in own else None
-        check_local_files(cfg.dataset)  # a truncated parquet is named here, not under the launcher's traceback
-    except (RecipeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    recipe = resolve_file("recipes", args.recipe)
+    cfg = load_recipe(recipe, parse_overrides(overrides))  # a RecipeError is augmath.cli's one line
+    processes = _processes(own.get("processes"))
+    check_output_folder(cfg.output_dir, "--output_dir")  # a file there fails now, not after the model loads
+    check_local_files(cfg.dataset)  # a truncated parquet is named here, not under the launcher's traceback
     if own.get("dry_run"):
         return _launch(str(recipe), overrides, processes, own.get("accelerate_config"), cfg.output_dir, None)
     # The output folder is ours while the training lives: a second `augmath train` into it is refused (FolderBusy)
@@ -144,14 +144,42 @@ def _launch(recipe: str, overrides: list[str], processes: int | None, accelerate
     """Build and print the launch command; run it unless this is a dry run (no lock)."""
     try:
         cmd, env = build_command(recipe, overrides, processes, accelerate_config)
-    except (RecipeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:  # an accelerate config that is not a mapping, a bad num_processes in it
+        if isinstance(e, UserError):
+            raise
+        raise RecipeError(f"--accelerate-config: {e}") from None
     shown = " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + shlex.join(cmd)
     print(f"augmath train: {shown}", flush=True)
     if lock_fd is None:
         return 0
-    proc = subprocess.run(cmd, env={**os.environ, **env}, preexec_fn=die_with_parent, pass_fds=(lock_fd,))
+    # sft.py's own user errors (a bad dataset or base model found once it loads them) come back through a file:
+    # the launcher turns the child's exit status 2 into 1 and has no way to pass a message up. The file sits beside
+    # the output folder's lock (held now), so a kill -9 leaves nothing elsewhere and the next run clears it.
+    relay = lock_path(output_dir).with_suffix(".train-error")
+    relay.unlink(missing_ok=True)
+    try:
+        proc = subprocess.run(cmd, env={**os.environ, **env, ERROR_FILE_ENV: str(relay)}, preexec_fn=die_with_parent,
+                              pass_fds=(lock_fd,))
+        if proc.returncode != 0 and relay.is_file():
+            raise TrainError(relay.read_text(encoding="utf-8"))
+    finally:
+        relay.unlink(missing_ok=True)
     if proc.returncode == 0:
         print(f"augmath train: model in {output_dir}")
     return proc.returncode
+
+
+class TrainError(UserError):
+    """A user error that sft.py found under the launcher (relayed through ERROR_FILE_ENV)."""
+
+
+def _processes(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise OptionError(f"--processes {value!r} is not an integer >= 1")
+    return n

@@ -31,9 +31,10 @@ import torch
 from accelerate import Accelerator, PartialState
 from accelerate.utils import DistributedType, parse_flag_from_env, set_seed
 
+from augmath.errors import UserError
 from augmath.io import write_json_atomic
 from augmath.cards import render_model_card
-from augmath.models import BaseModelError, check_causal_lm, resolve_model
+from augmath.models import check_causal_lm, resolve_model
 from augmath.training.packing import (VARLEN, Schedule, collate_packed, collate_padded, loss_sum, plan_step,
                              register_varlen_attention)
 from augmath.training.config import RecipeError, SFTConfig, load_recipe, parse_overrides, training_differences
@@ -46,7 +47,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 FAIL_AFTER_ENV = "AUGMATH_SFT_FAIL_AFTER_STEP"
 
 
-class LaunchError(RuntimeError):
+class LaunchError(UserError, RuntimeError):
     """The processes accelerate launched do not form the distributed group they should."""
 
 
@@ -294,6 +295,11 @@ def save_final(accelerator, cfg, model, state_dict, tokenizer, out, base, datase
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (RecipeError, DatasetError, BaseModelError, LaunchError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    except UserError as e:  # RecipeError, DatasetError, BaseModelError, LaunchError
+        relay = os.environ.get("AUGMATH_TRAIN_ERROR_FILE")  # set by `augmath train` (launch.py), which raises it
+        if relay:
+            Path(relay).write_text(str(e), encoding="utf-8")
+            sys.exit(2)
+        from augmath.errors import user_error
+
+        sys.exit(user_error("train", e, prog="python -m augmath.training.sft"))

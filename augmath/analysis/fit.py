@@ -34,12 +34,14 @@ from augmath.io import DataError, write_json_atomic
 from augmath.analysis.scaling import (
     fit_loglinear, fit_segmented, information_criteria, loo_rmse, predict, solve_target,
 )
+from augmath.errors import UserError
+from augmath.options import POSITIVE, PROBABILITY, number
 
 SCHEMA = "augmath.analysis.fit/2"  # /2: fits carry `metric`; points and targets a `value` (was `accuracy`)
 BIC_MARGIN = 2.0  # Kass & Raftery: a BIC difference below 2 is "not worth more than a bare mention"
 
 
-class FitError(ValueError):
+class FitError(UserError, ValueError):
     """The points cannot support the requested fit; the message says why."""
 
 
@@ -270,11 +272,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", nargs="+", help="results folders written by `augmath eval`")
     p.add_argument("--out", required=True, help="output folder (fit.json, fit_<task>.png)")
     p.add_argument("--task", help="fit only this task (default: every task present in all folders of a series)")
-    p.add_argument("--target-acc", type=float, help="also predict the N at which accuracy rises to this (0-1)")
-    p.add_argument("--target-bpb", type=float,
+    p.add_argument("--target-acc", type=PROBABILITY, help="also predict the N at which accuracy rises to this (0-1)")
+    p.add_argument("--target-bpb", type=number(0, low_open=True),
                    help="also predict the N at which bits per byte (the _bpb tasks) falls to this")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--resamples", type=POSITIVE, default=1000, help="bootstrap replicates (default 1000)")
+    p.add_argument("--confidence", type=number(0, 1, low_open=True), default=0.95)
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -334,12 +336,8 @@ def fit_results(paths: list, out_dir, *, task=None, target=None, target_bpb=None
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        doc = fit_results(args.results, args.out, task=args.task, target=args.target_acc, target_bpb=args.target_bpb,
-                          resamples=args.resamples, confidence=args.confidence, seed=args.seed)
-    except (DataError, FitError) as e:
-        print(f"augmath fit: error: {e}", file=sys.stderr)
-        return 2
+    doc = fit_results(args.results, args.out, task=args.task, target=args.target_acc, target_bpb=args.target_bpb,
+                      resamples=args.resamples, confidence=args.confidence, seed=args.seed)
     for f in doc["fits"]:
         if "error" in f:
             print(f"{f['task']:>8}  {f['series']}: NOT FITTED: {f['error']}", file=sys.stderr)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import sys
 from pathlib import Path
 
 from augmath.analysis.results import HIGHER_IS_BETTER, METRICS, ResultsFolder, is_demo_model, load_many
@@ -245,12 +244,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    try:
-        matrix = write_transfer(args.results, args.out, all_n=args.all_n, tasks=tasks, deltas=not args.no_deltas,
-                                metric=args.metric)
-    except DataError as e:
-        print(f"augmath transfer: error: {e}", file=sys.stderr)
-        return 2
+    matrix = write_transfer(args.results, args.out, all_n=args.all_n, tasks=tasks, deltas=not args.no_deltas,
+                            metric=args.metric)
     print(to_markdown(matrix), end="")
     print(f"wrote {', '.join(str(Path(args.out) / f) for f in matrix['files'].values())}")
     return 0

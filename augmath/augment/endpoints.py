@@ -17,12 +17,14 @@ import contextlib
 import sys
 from pathlib import Path
 
+from augmath.urls import parse_base_url
+
 ROLES = ("query", "response")
 
 
 def add_endpoint_arguments(p) -> None:
     for role, what in (("query", "writes the new queries"), ("response", "samples the reasoning paths")):
-        p.add_argument(f"--{role}-base-url", default=None,
+        p.add_argument(f"--{role}-base-url", type=parse_base_url, default=None,
                        help=f"endpoint that {what} (default --base-url, else the embedded server)")
         p.add_argument(f"--{role}-model", default=None, help=f"model that {what} (default --model)")
 

@@ -39,6 +39,7 @@ from augmath import __version__
 from augmath.augment.released import FIELDS, ReleasedRow, read_released
 from augmath.augment.rows import UNLINKED_SEED, Tally, dropped_row, item_row
 from augmath.io import DataError, sha256_file, write_json_atomic, write_jsonl_atomic
+from augmath.options import NON_NEGATIVE, PROBABILITY, check_output_folder
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a strategy name becomes part of config names (`gsm8k-<strategy>`)
 
@@ -52,10 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to create (must not exist, or be empty)")
     p.add_argument("--strategy", default="imported",
                    help="strategy name of the rows (default: imported; metamathqa: from each record's type)")
-    p.add_argument("--round", type=int, default=0, help="query round of the rows (numbered from 0, as augment's)")
+    p.add_argument("--round", type=NON_NEGATIVE, default=0,
+                   help="query round of the rows (numbered from 0, as augment's)")
     p.add_argument("--query-generator", default="unknown", help="model that wrote the queries")
     p.add_argument("--response-generator", default=None, help="model that wrote the responses (default: the same)")
-    p.add_argument("--min-link-score", type=float, default=0.5,
+    p.add_argument("--min-link-score", type=PROBABILITY, default=0.5,
                    help="least TF-IDF cosine similarity to link a query to its nearest train question (default 0.5)")
     p.add_argument("--allow-unlinked", action="store_true",
                    help="keep queries linked to no train record (counted; they have no -original row)")
@@ -64,17 +66,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        report = import_file(args)
-    except DataError as e:
-        print(f"augmath import: error: {e}", file=sys.stderr)
-        return 2
+    report = import_file(args)  # a DataError is augmath.cli's one line
     print(f"import: {report['records']} records -> {report['items']} items, {report['dropped']} dropped "
           f"(links: {report['linking']['counts']}) -> {args.out}", file=sys.stderr)
     return 0
 
 
 def _prepare_out(out: Path) -> None:
+    check_output_folder(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out} exists and is not empty; an import writes a new run folder (choose another --out)")
 

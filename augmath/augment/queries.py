@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from augmath.augment.rows import Tally, dropped_row
 from augmath.augment.strategies import EVOLUTION, Query, Reject, Strategy
 from augmath.augment.strategies.paper import PAPER
+from augmath.options import NON_NEGATIVE, TEMPERATURE, number
 from augmath.sources import Record
 
 PROMPT_STYLES = ("per-strategy", "paper")
@@ -50,9 +51,10 @@ def add_query_arguments(p) -> None:
     p.add_argument("--numbers", default="exact", choices=NUMBERS_MODES,
                    help="GSM8K `numbers`: exact chain (default), llm rewrite + majority vote, or exact+llm "
                         "(the LLM for seeds the chain cannot trace)")
-    p.add_argument("--query-temperature", type=float, default=0.7, help="sampling temperature of query generation")
-    p.add_argument("--query-top-p", type=float, default=0.95, help="top_p of query generation")
-    p.add_argument("--first-round", type=int, default=0,
+    p.add_argument("--query-temperature", type=TEMPERATURE, default=0.7,
+                   help="sampling temperature of query generation")
+    p.add_argument("--query-top-p", type=number(0, 1, low_open=True), default=0.95, help="top_p of query generation")
+    p.add_argument("--first-round", type=NON_NEGATIVE, default=0,
                    help="index of this run's first round (rows' `round`), so runs made by different generators "
                         "can each make their own rounds (default 0)")
 

@@ -37,11 +37,13 @@ from augmath.augment.rows import Tally, dropped_row, item_row
 from augmath.augment.shards import in_shard, parse_shard, write_heads
 from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
                         write_jsonl_atomic)
+from augmath.options import POSITIVE, PROBABILITY, SECONDS, TEMPERATURE, check_output_folder
 from augmath.redaction import redact_url
 from augmath.augment.strategies import Query, get
 from augmath.augment.until import add_until_arguments, check_until_arguments, sample_until, until_report
 from augmath.augment.strategies.paper import PAPER
 from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
+from augmath.urls import check_reachable, parse_base_url
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,19 +53,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategies", default="numbers,reverse",
                    help="comma list: numbers,fraction,combine,conditional,complexity,rephrase,reverse,selfverify,paths")
     p.add_argument("--out", required=True, help="run folder (created; the same command resumes it)")
-    p.add_argument("--limit", type=int, default=None, help="first N seeds only")
+    p.add_argument("--limit", type=POSITIVE, default=None, help="first N seeds only")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="run shard I of N (0-based; a seed's shard is fixed by its id): N machines each run one "
                         "into its own folder NAME-I, and `augmath build NAME-0 ... NAME-{N-1}` gives the dataset "
                         "of one unsharded run NAME (augmath.augment.shards)")
-    p.add_argument("--rounds", type=int, default=1, help="query rounds: one rewrite per strategy per seed each")
-    p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
-    p.add_argument("--min-agreement", type=float, default=0.5,
+    p.add_argument("--rounds", type=POSITIVE, default=1, help="query rounds: one rewrite per strategy per seed each")
+    p.add_argument("--paths", type=POSITIVE, default=4,
+                   help="reasoning paths sampled per query without an exact solution")
+    p.add_argument("--temperature", type=TEMPERATURE, default=0.7, help="sampling temperature of the paths")
+    p.add_argument("--min-agreement", type=PROBABILITY, default=0.5,
                    help="majority votes below this agreement ratio are dropped (default 0.5)")
-    p.add_argument("--max-tokens", type=int, default=None,
+    p.add_argument("--max-tokens", type=POSITIVE, default=None,
                    help="max new tokens per call (default 400 gsm8k, 1024 math)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
+    p.add_argument("--base-url", type=parse_base_url, default=None,
+                   help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     add_endpoint_arguments(p)
     add_query_arguments(p)
@@ -73,10 +77,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--path-selection", default="first", choices=SELECTIONS,
                    help="which correct paths stand for duplicates and survive --keep-paths: the first seen "
                         "(default), or the most diverse by edit distance (RFT's released scripts)")
-    p.add_argument("--keep-paths", type=int, default=None,
+    p.add_argument("--keep-paths", type=POSITIVE, default=None,
                    help="keep at most K distinct correct paths per query (default: all)")
-    p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
-    p.add_argument("--timeout", type=float, default=600.0,
+    p.add_argument("--concurrency", type=POSITIVE, default=8, help="API calls in flight")
+    p.add_argument("--timeout", type=SECONDS, default=600.0,
                    help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--no-llm", action="store_true", help="exact work only; whatever needs a model is dropped")
@@ -143,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     out = Path(args.out)
     config = config_of(args)
-    if args.keep_paths is not None and args.keep_paths < 1:
-        raise DataError("--keep-paths must be >= 1")
     try:
         strategies = get(args.strategies)
     except ValueError as e:
@@ -152,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     for s in strategies:
         if not s.applies(args.source):
             raise DataError(f"--strategies: {s.name} does not apply to {args.source}")
+    check_output_folder(out)
     shard = parse_shard(args.shard, out) if args.shard else None
     check_batch_arguments(args)
     check_until_arguments(args)
@@ -160,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:  # before the lock: a plan creates nothing
         print_plan(make_plan(args, strategies, seeds, out, _kind(args), _max_tokens(args)))
         return 0
+    if not args.no_llm:  # an endpoint that is down is one line now, not a traceback after run.json is written
+        for option, url in endpoint_urls(args).items():
+            check_reachable(url, option)
     with folder_lock(out, "augmath augment"):
         _claim_run_dir(out, config, args.replace)
         out.mkdir(parents=True, exist_ok=True)
@@ -168,6 +174,13 @@ def run(args: argparse.Namespace) -> int:
         except BatchPending as waiting:  # nothing final written: the rerun picks up from the log / the batch
             print(f"augment: {waiting}", file=sys.stderr)
             return WAITING_EXIT
+
+
+def endpoint_urls(args: argparse.Namespace) -> dict[str, str]:
+    """The endpoint URLs this run may call, by the option that gave each (the embedded server is not one)."""
+    given = {"--base-url": args.base_url, "--query-base-url": args.query_base_url,
+             "--response-base-url": args.response_base_url}
+    return {option: url for option, url in given.items() if url}
 
 
 def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float,

@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from augmath.decontam.ngrams import NgramIndex, reference_tokens, text_hashes, word_hashes
+from augmath.options import POSITIVE, PROBABILITY, number
 
 DEFAULT_NGRAM = 13
 DEFAULT_NGRAM_THRESHOLD = 0.5
@@ -266,20 +267,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/decontamination or FILE.decontam/)")
     p.add_argument("--data-dir", default=None, help=f"the evaluation sets' {DATA_DIR_HELP}")
     p.add_argument("--require-all", action="store_true", help="fail unless every evaluation set can be loaded")
-    p.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, help="word n-gram size (default 13)")
-    p.add_argument("--ngram-threshold", type=float, default=DEFAULT_NGRAM_THRESHOLD,
+    p.add_argument("--ngram", type=POSITIVE, default=DEFAULT_NGRAM, help="word n-gram size (default 13)")
+    p.add_argument("--ngram-threshold", type=PROBABILITY, default=DEFAULT_NGRAM_THRESHOLD,
                    help="flag when shared n-grams cover this share of the shorter text's n-grams")
-    p.add_argument("--embed-threshold", type=float, default=DEFAULT_EMBED_THRESHOLD,
+    p.add_argument("--embed-threshold", type=PROBABILITY, default=DEFAULT_EMBED_THRESHOLD,
                    help="cosine similarity for word-problem items (GSM8K, SVAMP, ASDiv, MAWPS)")
-    p.add_argument("--math-embed-threshold", type=float, default=DEFAULT_MATH_EMBED_THRESHOLD,
+    p.add_argument("--math-embed-threshold", type=PROBABILITY, default=DEFAULT_MATH_EMBED_THRESHOLD,
                    help="cosine similarity for MATH / MATH-500 items")
-    p.add_argument("--fuzzy-threshold", type=float, default=DEFAULT_FUZZY_THRESHOLD,
+    p.add_argument("--fuzzy-threshold", type=number(0, 2.5), default=DEFAULT_FUZZY_THRESHOLD,
                    help="cosine + 1.5 x aligned token similarity over the 10 nearest items (higher flags less)")
     p.add_argument("--no-fuzzy", action="store_true", help="no fuzzy stage (exact, n-gram and embedding only)")
     p.add_argument("--no-embedding", action="store_true", help="lexical stages only (no model)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes for the n-gram stage")
+    p.add_argument("--workers", type=POSITIVE, default=min(2, os.cpu_count() or 1),
+                   help="processes for the n-gram stage")
     p.add_argument("--device", default=None, help="torch device for the embedding model (default cpu)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=POSITIVE, default=64)
 
 
 def _input_rows(path: Path, key: str) -> tuple[Path, list[dict]]:

@@ -16,33 +16,41 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 
 from augmath.engine.batchfile import add_import_arguments, run_import
+from augmath.errors import UserError
 from augmath.io import read_json_object, read_jsonl_numbered, write_jsonl_atomic
+from augmath.options import POSITIVE, SECONDS
+from augmath.urls import parse_base_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="JSONL of requests: {messages, n?, params?, meta?} per line")
     parser.add_argument("--out", required=True, help="the durable request log (JSONL; re-running resumes it)")
     parser.add_argument("--results", default=None, help="also write the usable completions here (JSONL)")
-    parser.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--base-url", type=parse_base_url, default=None,
+                        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
     parser.add_argument("--api-key", default=None,
                         help="API key (default: $OPENAI_API_KEY; prefer the variable, arguments show up in ps)")
     parser.add_argument("--model", default=None, help="model name (default: the server's first model)")
     parser.add_argument("--embedded", action="store_true",
                         help="start the embedded llama-server for this run (ignores --base-url)")
-    parser.add_argument("--concurrency", type=int, default=8, help="API calls in flight (default: 8)")
+    parser.add_argument("--concurrency", type=POSITIVE, default=8, help="API calls in flight (default: 8)")
     parser.add_argument("--params", default=None, help='default sampling params as JSON, e.g. \'{"temperature": 0.7}\'')
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per API call attempt")
-    parser.add_argument("--max-attempts", type=int, default=6, help="attempts per call before it is recorded failed")
+    parser.add_argument("--timeout", type=SECONDS, default=120.0, help="seconds per API call attempt")
+    parser.add_argument("--max-attempts", type=POSITIVE, default=6,
+                        help="attempts per call before it is recorded failed")
     parser.add_argument("--no-n", action="store_true", help="never ask for n>1 in one call")
-    parser.add_argument("--max-n", type=int, default=None,
+    parser.add_argument("--max-n", type=POSITIVE, default=None,
                         help="most samples asked in one call (default: all of a request's; --embedded: its slots)")
     parser.add_argument("--prices", default=None,
                         help='JSON file {model: {"input": USD per 1M tokens, "output": USD per 1M tokens}}')
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_import_arguments(parser)  # --import-batch-output (augmath.engine.batchfile)
+
+
+class GenerateError(UserError):
+    """Bad requests, --params or --prices, an unusable endpoint or request log: one line, exit 2."""
 
 
 def read_requests(path: str | os.PathLike, default_params: dict | None = None):
@@ -81,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         requests = read_requests(args.input, default_params)
         prices = read_json_object(args.prices) if args.prices else None
     except (OSError, ValueError) as exc:
-        print(f"augmath generate: {exc}", file=sys.stderr)
-        return 2
+        if isinstance(exc, (UserError, FileNotFoundError)):
+            raise
+        raise GenerateError(str(exc)) from None
 
     with contextlib.ExitStack() as stack:
         base_url, model, max_n = args.base_url, args.model, args.max_n
@@ -97,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
                             use_n=not args.no_n, max_n=max_n, prices=prices, progress=not args.no_progress)
             completions = engine.run(requests)
         except (ValueError, RequestLogError) as exc:
-            print(f"augmath generate: {exc}", file=sys.stderr)
-            return 2
+            raise GenerateError(str(exc)) from None
     if args.results:
         write_results(args.results, completions)
     summary = engine.stats.summary(prices)

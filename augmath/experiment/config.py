@@ -98,7 +98,8 @@ def augment_entry() -> type:
         elif action.dest == "strategies":
             hint = list[str]  # a YAML list, joined with commas for the command line
         else:
-            hint = action.type if action.type in (int, float) else str
+            kind = getattr(action.type, "base", action.type)  # augmath.options' range types say int / float
+            hint = kind if kind in (int, float) else str
         required = action.required or action.dest in SPELLED_OUT
         fields.append((action.dest, hint if required else hint | None,
                        field(default=MISSING if required else None,

@@ -17,14 +17,16 @@ import sys
 from augmath.grading.grader import DEFAULT_TIMEOUT, KINDS, grade_many
 from augmath.grading.policy import Policy
 from augmath.io import DataError, atomic_writer, read_jsonl_numbered
+from augmath.options import POSITIVE, SECONDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="JSONL; each row has 'gold' and 'prediction' (other fields pass through)")
     parser.add_argument("--kind", required=True, choices=KINDS, help="gsm8k: a number; math: a LaTeX answer")
     parser.add_argument("--out", help="write rows + 'extracted' + 'correct' here (atomically); default stdout")
-    parser.add_argument("--workers", type=int, default=None, help="processes for symbolic checks (default: cores)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per item for symbolic checks (default 10)")
+    parser.add_argument("--workers", type=POSITIVE, default=None, help="processes for symbolic checks (default: cores)")
+    parser.add_argument("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT,
+                        help="seconds per item for symbolic checks (default 10)")
     names = [f.name for f in dataclasses.fields(Policy)]
     parser.add_argument("--policy", action="append", default=[], type=_policy_setting, metavar="NAME=on|off",
                         help=f"a policy setting (docs/grading.md, Policies; all on by default): {', '.join(names)}")
@@ -58,11 +60,7 @@ def read_rows(path: str) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        rows = read_rows(args.input)
-    except DataError as e:
-        print(f"augmath grade: error: {e}", file=sys.stderr)
-        return 2
+    rows = read_rows(args.input)  # a DataError is augmath.cli's one line
     verdicts = grade_many([r["gold"] for r in rows], [r["prediction"] or "" for r in rows], args.kind,
                           workers=args.workers, timeout=args.timeout, policy=Policy(**dict(args.policy)))
     lines = [json.dumps({**r, "extracted": v.extracted, "correct": v.correct}, ensure_ascii=False) + "\n"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from augmath.cards import REPO_ID_RE
+from augmath.errors import UserError
 from augmath.io import DataError, read_json, sha256_file, write_json_atomic
 from augmath.redaction import redact, secrets_in_folder
 from augmath.publish.staging import DTYPES, StagingError, commit_message, stage_folder
@@ -41,7 +41,7 @@ DELETE_PATTERNS = {"dataset": ["data/**", "runs/**"], "results": ["details/**"],
 KIND_IGNORE = {"dataset": [], "results": [], "model": ["checkpoints/*"]}
 
 
-class PushError(RuntimeError):
+class PushError(UserError, RuntimeError):
     """A push that cannot or did not happen; the message never contains a secret."""
 
 
@@ -264,10 +264,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(redact(describe(plan)))
             return 0
-        url = push(plan)
-    except PushError as e:
-        print(f"augmath push: error: {redact(str(e))}", file=sys.stderr)
-        return 2
+        url = push(plan)  # a PushError is augmath.cli's one line, redacted there
     finally:
         if plan is not None:
             discard(plan)

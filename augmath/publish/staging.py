@@ -23,13 +23,14 @@ from pathlib import Path
 
 from augmath.cards.model import (EVAL_FILE, TRAIN_FILE, base_ref, dataset_ref, display_name, is_rate, metrics,
                                  render_model_card, training_dtype, training_record, weights_dtype)
+from augmath.errors import UserError
 from augmath.io import read_json, write_json_atomic
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHTS_INDEX = "model.safetensors.index.json"
 
 
-class StagingError(ValueError):
+class StagingError(UserError, ValueError):
     """The folder cannot be staged as asked (e.g. a cast of weights that are not safetensors)."""
 
 

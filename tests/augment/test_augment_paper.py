@@ -59,7 +59,8 @@ def test_first_round_numbers_the_rounds_of_a_run(tmp_path):
 def test_keep_paths_must_be_positive(tmp_path, capsys):
     assert main(["augment", "--out", str(tmp_path / "run"), "--source", "gsm8k", "--data-dir", "packaged", "--no-llm",
                  "--strategies", "numbers", "--keep-paths", "0"]) == 2
-    assert "error: --keep-paths must be >= 1" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    assert "error: argument --keep-paths: 0 is out of range (expected a value >= 1)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow

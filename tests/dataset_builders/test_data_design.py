@@ -128,7 +128,7 @@ def test_build_can_cap_paths_per_query(design, tmp_path, capsys):
     assert capped["rows_over_paths_per_query"] == manifest["configs"]["default"]["rows"] - ds.num_rows
     assert "kept at most 1 paths per query" in " ".join((tmp_path / "k1" / "README.md").read_text().split())
     assert cli(["build", str(root / "run-r1"), "--out", str(tmp_path / "k0"), "--paths-per-query", "0"]) == 2
-    assert "--paths-per-query must be >= 1" in capsys.readouterr().err
+    assert "error: argument --paths-per-query: 0 is out of range (expected a value >= 1)" in capsys.readouterr().err
 
 
 def _recipe(root: Path, **data) -> SFTConfig:
