@@ -304,3 +304,17 @@ def test_a_clean_runs_card_has_no_failed_calls_line(tmp_path):
     assert main(["build", str(run), "--out", str(tmp_path / "ds"), "--data-dir", "packaged"]) == 0
     assert "Failed calls" not in (tmp_path / "ds" / "README.md").read_text()
     assert json.loads((tmp_path / "ds" / "manifest.json").read_text())["summary"]["failed_calls"] == 0
+
+
+@pytest.mark.parametrize("bad_line", ['{"gold": NaN}', "[" * 100_000 + "]" * 100_000],
+                         ids=["nan", "100k_deep"])
+def test_build_of_a_run_with_a_nan_or_deep_item_is_one_line_exit_2(tmp_path, capsys, bad_line):
+    run = tmp_path / "runs" / "run-gsm8k"
+    make_run(run, "gsm8k", ["reverse"], 4)
+    lines = (run / "items.jsonl").read_text().splitlines()
+    (run / "items.jsonl").write_text("\n".join([lines[0], bad_line, *lines[1:]]) + "\n")
+    assert main(["build", str(run), "--out", str(tmp_path / "ds"), "--data-dir", "packaged"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{run / 'items.jsonl'}:2: " in err[0], err
+    assert ("NaN is not valid JSON" if "NaN" in bad_line else "JSON nested too deep") in err[0], err
+    assert not (tmp_path / "ds").exists()
