@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import gzip
 import hashlib
 import json
+import math
 import os
 import tempfile
 import zlib
@@ -18,6 +20,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from augmath.errors import UserError
+from augmath.input_limits import MAX_JSON_DEPTH, deep_line, load_yaml, refuse_constant
+# the folder helpers live in augmath.folders (io's size); every stage imports them from here
+from augmath.folders import (REPLACE_MODES, same_file, atomic_folder, fsync_dir, fsync_tree,  # noqa: F401
+                             install_folder, link_or_copy, release_temp_folder, remove_stale_files,
+                             remove_stale_folders, temp_folder, umask)
 
 
 class DataError(UserError, ValueError):
@@ -26,16 +33,26 @@ class DataError(UserError, ValueError):
 
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
-    """Yield a file object for a temporary file beside `path`; rename it over `path` only on success."""
+    """Yield a file object for a temporary file beside `path`; rename it over `path` only on success.
+
+    The temp file (`.NAME.XXXX.tmp`) is flocked while it is written, so the next writer of `path` can tell a dead
+    writer's leftover (lockable: removed) from a live one's (locked: left alone), with no lock on the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_files(path.parent, f".{glob.escape(path.name)}.*.tmp")
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if same_file(fd, tmp):
+            break
+        os.close(fd)  # a cleaner removed it between mkstemp and flock: take a new one
+    os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; an output is as readable as any other tool's
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still holding the lock: a cleaner never sees the name unlocked
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -47,15 +64,53 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
         f.write(data)
 
 
+def to_json(obj: Any, **kwargs) -> str:
+    """json.dumps that never writes bare NaN/Infinity (not JSON: other readers refuse the file): a non-finite
+    float is written as null."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def from_json(text: str, path: str | os.PathLike, line: int | None = None) -> Any:
+    """json.loads for input: invalid JSON, NaN/Infinity and nesting too deep are one DataError naming the file
+    and line (`line`: the JSONL line `text` is; else the line inside `text`)."""
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except json.JSONDecodeError as e:
+        msg = e.msg.removesuffix(" at")  # 'Invalid control character at' would read 'at at column'
+        where = f"{path}:{line}: invalid JSON ({msg} at column {e.colno})" if line else \
+            f"{path}:{e.lineno}: invalid JSON ({msg})"
+        raise DataError(where) from None
+    except RecursionError:
+        raise DataError(f"{path}:{line or deep_line(text) or 1}: JSON nested too deep (more than "
+                        f"{MAX_JSON_DEPTH} levels)") from None
+    except ValueError as e:  # from refuse_constant; the decoder gives no position, so find the constant's line
+        at = line or next((i for i, text_line in enumerate(text.splitlines(), 1)
+                           if any(c in text_line for c in ("NaN", "Infinity"))), 1)
+        raise DataError(f"{path}:{at}: {e}") from None
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    atomic_write(path, to_json(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     n = 0
     with atomic_writer(path) as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(to_json(row) + "\n")
             n += 1
     return n
 
@@ -64,10 +119,7 @@ def read_json(path: str | os.PathLike, expect: type | None = None, what: str = "
     """A JSON file's value; invalid JSON or text that is not UTF-8 is a DataError naming the file and line, and so
     is a value that is not an `expect` instance (the message says `expected {what}`)."""
     path = Path(path)
-    try:
-        value = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    value = from_json(read_text(path), path)
     if expect is not None and not isinstance(value, expect):
         raise DataError(f"{path}: expected {what or expect.__name__}")
     return value
@@ -86,7 +138,9 @@ def read_yaml(path: str | os.PathLike) -> Any:
 
     path = Path(path)
     try:
-        return yaml.safe_load(read_text(path))
+        return load_yaml(read_text(path))
+    except RecursionError:
+        raise DataError(f"{path}: YAML nested too deep") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -130,7 +184,7 @@ def sha256_file(path: str | os.PathLike, hasher=None) -> str:
 
 def append_jsonl(path: str | os.PathLike, row: dict, fsync: bool = True) -> None:
     """Append one JSON line; with fsync the line survives a kill -9 right after the call returns."""
-    line = json.dumps(row, ensure_ascii=False) + "\n"
+    line = to_json(row) + "\n"
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
         if fsync:
@@ -151,11 +205,13 @@ def read_jsonl_numbered(path: str | os.PathLike, tolerate_torn_tail: bool = Fals
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
+            obj = json.loads(line, parse_constant=refuse_constant)
+        except json.JSONDecodeError:
             if tolerate_torn_tail and i == len(lines) and not line.endswith("\n"):
                 return
-            raise DataError(f"{path}:{i}: invalid JSON ({e.msg.removesuffix(' at')} at column {e.colno})") from None
+            from_json(line, path, i)  # raises the DataError naming the line
+        except (ValueError, RecursionError):
+            from_json(line, path, i)
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
         yield f"{path}:{i}", obj
@@ -232,13 +288,5 @@ def folder_lock(folder: str | os.PathLike, command: str) -> Iterator[int]:
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Remove `atomic_writer` temp files (`.NAME.XXXX.tmp`) left in `folder` by a killed writer. Only safe while
-    holding the folder's lock (no live writer can own them)."""
-    removed = []
-    folder = Path(folder)
-    if folder.is_dir():
-        for p in folder.glob(".*.tmp"):
-            if p.is_file():
-                p.unlink(missing_ok=True)
-                removed.append(p)
-    return removed
+    """Remove `atomic_writer` temp files (`.NAME.XXXX.tmp`) left in `folder` by a killed writer."""
+    return remove_stale_files(folder, ".*.tmp")

@@ -116,6 +116,8 @@ def dataset_summary(rows: dict[str, int], runs: Sequence[Any], stats: dict) -> d
     removed = sum(d["removed"] for d in runs_decontam)
     return {"rows": rows.get("default", augmented), "augmented_rows": augmented, "verified": verified,
             "verified_rate": verified / augmented if augmented else None,
+            # samples lost to endpoint failures (after retries), not rejections: `build --allow-failed-calls`
+            "failed_calls": sum(int(r.report.get("failed_calls") or 0) for r in runs),
             "decontamination": {"checked": checked, "removed": removed, "rate": removed / checked if checked else None,
                                 "unchecked_runs": sum(d["checked"] is None for d in runs_decontam)}}
 

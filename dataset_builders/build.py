@@ -22,12 +22,12 @@ page index) with fixed row groups and no timestamps, so equal inputs give byte-i
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
 import shutil
 import tempfile
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -43,7 +43,7 @@ from augmath.cards import REPO_ID_RE, dataset_summary, render_dataset_card, save
 from augmath.dataset_builders.counts import BuildCounts
 from augmath.dataset_builders.inputs import DEFAULT, ORIGINAL, ItemIndex, RunInput, dataset_ids, scan_runs, sort_key
 from augmath.dataset_builders.subsets import subset_sizes, take_subset
-from augmath.io import DataError, folder_lock, read_json_object, sha256_file
+from augmath.io import DataError, atomic_folder, folder_lock, read_json_object, sha256_file
 from augmath.options import POSITIVE
 from augmath.redaction import secrets_in_folder
 
@@ -238,8 +238,9 @@ def _check_replace(out: Path, manifest: dict) -> None:
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str = "augmath",
           version: str = "1.0.0", seed: int = 0, data_dir: str | os.PathLike | None = None,
-          repo_id: str | None = None, paths_per_query: int | None = None) -> dict:
+          repo_id: str | None = None, paths_per_query: int | None = None, allow_failed_calls: bool = False) -> dict:
     """Build the dataset folder `out` from run folders; returns the manifest. Atomic: all or nothing.
+    allow_failed_calls: build from runs whose report counts failed LLM calls (their samples are missing).
     repo_id: the Hub repository it will be pushed to (the card's loading code names it; `augmath push` checks it).
     paths_per_query: keep at most the first K kept paths of each query (default: all)."""
     if not VERSION_RE.match(version):
@@ -254,30 +255,30 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, name: str =
         raise BuildError(f"--repo-id {repo_id!r} is not ORG/NAME")
     out = Path(out).resolve()
     runs, index, seeds = scan_runs(run_dirs, seed)
+    if not allow_failed_calls:
+        refuse_failed_calls(runs)
     specs = plan_configs(index.groups)
     with folder_lock(out, "augmath build"):
-        remove_stale_builds(out)
         return _write_dataset(out, runs, index, seeds, specs, name, version, seed, data_dir, repo_id,
                               paths_per_query)
 
 
-def remove_stale_builds(out: Path) -> None:
-    """A killed build leaves `.OUT.build-*` (partial parquet) and, if cut between its two renames, `.OUT.old-*`
-    holding the previous version. Under OUT's lock no live build owns them: put a previous version moved aside
-    back where OUT is missing, and remove the rest."""
-    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
-        if not out.exists() and (old / out.name).is_dir():
-            os.replace(old / out.name, out)
-        shutil.rmtree(old, ignore_errors=True)
-    for tmp in out.parent.glob(f".{glob.escape(out.name)}.build-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+def refuse_failed_calls(runs: list[RunInput]) -> None:
+    """A run whose endpoint failed (after retries) drops those samples under the same reason as a real "no usable
+    completion": built as is, the dataset would count an outage as rejections. Refuse unless asked."""
+    failed = [(r, r.report.get("failed_calls") or 0) for r in runs if (r.report.get("failed_calls") or 0) > 0]
+    if failed:
+        named = ", ".join(f"{r.path / 'report.json'} ({n} failed calls)" for r, n in failed)
+        raise BuildError(f"{named}: LLM calls failed after retries, so their samples are missing, not rejected; "
+                         "rerun the same `augmath augment` command to retry them, or pass --allow-failed-calls")
 
 
 def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, seeds: dict, specs: list[ConfigSpec],
                    name: str, version: str, seed: int, data_dir, repo_id: str | None,
                    paths_per_query: int | None) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    try:
+    # `.OUT.build-*` (and, for a kill between the swap's two renames, `.OUT.old-*` holding the previous version,
+    # put back) are removed by the next build; every file and the parent folder are fsynced around the swap.
+    with atomic_folder(out, tag="build", replace="swap", fsync=True) as tmp:
         counts = BuildCounts()
         writers = _write_rows(tmp, runs, index, specs, seed, seeds, data_dir, counts, paths_per_query)
         for run in runs:
@@ -310,21 +311,7 @@ def _write_dataset(out: Path, runs: list[RunInput], index: ItemIndex, seeds: dic
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         refuse_secrets(tmp)
         _check_replace(out, manifest)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old / out.name, out)  # put the previous version back
-                raise
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return manifest
 
 
 def copy_provenance(run: RunInput, dest: Path) -> None:
@@ -361,12 +348,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the original seeds' {DATA_DIR_HELP}")
     p.add_argument("--paths-per-query", type=POSITIVE, default=None, metavar="K",
                    help="keep at most the first K kept paths (responses) of each query (default: all)")
+    p.add_argument("--allow-failed-calls", action="store_true",
+                   help="build from runs with failed LLM calls (report.json failed_calls > 0; the card counts them "
+                        "apart from rejections); by default such runs are refused")
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     manifest = build(args.runs, args.out, args.name, args.version, args.seed, args.data_dir, args.repo_id,
-                     paths_per_query=args.paths_per_query)  # BuildError, DataError, FolderBusy: augmath.cli's line
+                     paths_per_query=args.paths_per_query, allow_failed_calls=args.allow_failed_calls)
+    # BuildError, DataError, FolderBusy: augmath.cli's one line
     for config, info in manifest["configs"].items():
         print(f"{config:<28} {info['queries']:>9,} queries {info['rows']:>9,} rows  {info['file']}")
     print(f"wrote {args.out} (version {manifest['version']}, seed {manifest['seed']}) "

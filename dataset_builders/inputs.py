@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from augmath.io import DataError, read_json_object, require, sha256_file
+from augmath.io import DataError, from_json, read_json_object, require, sha256_file
+from augmath.input_limits import refuse_constant
 
 # field -> accepted JSON types for an items.jsonl row (None allowed only for agreement)
 ITEM_TYPES: dict[str, Any] = {
@@ -176,12 +177,14 @@ def scan_runs(run_dirs: list[str | os.PathLike], seed: int):
                 where = f"{items}:{lineno}"
                 if line.strip():
                     try:
-                        row = json.loads(line)
+                        row = json.loads(line, parse_constant=refuse_constant)
                     except UnicodeDecodeError as e:
                         raise DataError(f"{where}: not UTF-8 (byte {e.start + 1} of the line)") from None
                     except json.JSONDecodeError as e:
                         torn = "; a torn last line: is `augmath augment` still running?" if not line.endswith(b"\n") else ""
                         raise DataError(f"{where}: invalid JSON ({getattr(e, 'msg', e)}){torn}") from None
+                    except (ValueError, RecursionError):  # NaN/Infinity, or nested too deep
+                        from_json(line.decode("utf-8"), items, lineno)
                     if not isinstance(row, dict):
                         raise DataError(f"{where}: expected a JSON object")
                     validate_item(row, where)

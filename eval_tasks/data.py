@@ -20,14 +20,12 @@ import hashlib
 import json
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 from augmath import sources
 from augmath.evalsets import BENCHMARKS, benchmark, benchmark_of
 from augmath.eval_tasks import settings
-from augmath.io import read_json_object, write_json_atomic
+from augmath.io import atomic_folder, read_json_object, write_json_atomic
 from augmath.prompts import PLAIN_TEMPLATES, TEMPLATES, format_prompt
 
 
@@ -73,10 +71,9 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None, root: str | os
     folder = root / f"{name}-{fp}"
     if (folder / "manifest.json").is_file():
         return folder
-    root.mkdir(parents=True, exist_ok=True)
-    # Build in a temp folder beside the target and rename: a killed run never leaves a half-written folder.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-    try:
+    # Built in `.FOLDER.prepare-*` beside the target and renamed in (a killed run's is removed by the next); a
+    # twin that finished first wins ("keep"): its folder holds the same data (same fingerprint).
+    with atomic_folder(folder, tag="prepare", replace="keep") as tmp:
         pd.DataFrame(test).to_parquet(tmp / "test.parquet", index=False)
         pd.DataFrame(pool).to_parquet(tmp / "train.parquet", index=False)
         resolved = sources.resolve_data_dir(data_dir)
@@ -86,13 +83,6 @@ def prepare(name: str, data_dir: str | os.PathLike | None = None, root: str | os
             "test": {"source": b.source, "split": b.split, "rows": len(test)},
             "fewshot_pool": {"source": b.fewshot[0], "split": b.fewshot[1], "rows": len(pool)},
         })
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / "manifest.json").is_file():  # lost a race to a finished twin: fine; else re-raise
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

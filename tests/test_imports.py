@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # A group is a subpackage (`augment`) or one top-level module of the shared ground (`augmath.io`).
 LAYERS = [
     ["augmath", "augmath._lazy", "augmath.redaction", "augmath.process", "augmath.prompts", "augmath.typed_yaml",
-     "augmath.stats"],
+     "augmath.stats", "augmath.folders", "augmath.input_limits"],
     ["augmath.errors"],  # user_error masks secrets with augmath.redaction
     ["augmath.io", "augmath.options", "augmath.urls"],
     ["grading"],

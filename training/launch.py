@@ -22,10 +22,8 @@ import socket
 import subprocess
 import sys
 
-import yaml
-
 from augmath.errors import OptionError, UserError
-from augmath.io import folder_lock, lock_path
+from augmath.io import folder_lock, lock_path, read_yaml
 from augmath.options import check_output_folder
 from augmath.process import die_with_parent
 from augmath.training.config import RecipeError, load_recipe, parse_overrides, resolve_file
@@ -84,7 +82,7 @@ def build_command(recipe: str, overrides: list[str], processes: int | None = Non
     env: dict[str, str] = {}
     if accelerate_config:
         accelerate_config = resolve_file("accelerate_configs", accelerate_config)
-        config = yaml.safe_load(accelerate_config.read_text()) or {}
+        config = read_yaml(accelerate_config) or {}  # duplicate keys and alias bombs refused, like any augmath YAML
         cmd += ["--config_file", str(accelerate_config)]
         if processes:
             cmd += ["--num_processes", str(processes)]

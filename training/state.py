@@ -1,20 +1,22 @@
 """Run state of augmath.training.sft: progress counters, atomic checkpoints, the JSONL training log, the output record.
 
 Checkpoints are `accelerator.save_state` folders under OUTPUT_DIR/checkpoints/step-NNNNNN. Each is written as
-`.tmp-step-NNNNNN` and renamed once every process has finished writing, so a kill during a save leaves no
-checkpoint that looks complete; the next run with the same command loads the newest complete one.
+`.step-NNNNNN.save` (a name every process knows) and renamed in with augmath.io.install_folder once every process
+has finished writing, so a kill during a save leaves no checkpoint that looks complete; the next run with the same
+command loads the newest complete one and its first save removes the killed run's temp folders (the training
+lock on OUTPUT_DIR means no live run owns them).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from augmath.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+from augmath.io import (append_jsonl, install_folder, read_jsonl, remove_stale_folders, write_json_atomic,
+                         write_jsonl_atomic)
 
 CKPT_RE = re.compile(r"^step-(\d{6,})$")
 LOG_FILE, RECIPE_FILE = "training_log.jsonl", "recipe.json"
@@ -53,16 +55,17 @@ def latest_checkpoint(ckpt_dir: Path) -> tuple[int, Path] | None:
 
 def save_checkpoint(accelerator, ckpt_dir: Path, step: int, keep: int) -> Path:
     """save_state into a temp folder, rename when all processes are done, prune to the `keep` newest (0: all)."""
-    tmp, final = ckpt_dir / f".tmp-step-{step:06d}", ckpt_dir / f"step-{step:06d}"
+    tmp, final = ckpt_dir / f".step-{step:06d}.save", ckpt_dir / f"step-{step:06d}"
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (*ckpt_dir.glob(".step-*.save"), *ckpt_dir.glob(".tmp-step-*")):  # .tmp-step-*: older augmath
+            shutil.rmtree(stale, ignore_errors=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        remove_stale_folders(final, "save")  # a kill between a swap's two renames: put the old checkpoint back
+        install_folder(tmp, final, replace="swap", fsync=True)
         if keep > 0:
             for _, old in checkpoints(ckpt_dir)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)

@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,7 +35,7 @@ from pathlib import Path
 from augmath import __version__
 from augmath.augment.released import FIELDS, ReleasedRow, read_released
 from augmath.augment.rows import UNLINKED_SEED, Tally, dropped_row, item_row
-from augmath.io import DataError, sha256_file, write_json_atomic, write_jsonl_atomic
+from augmath.io import DataError, atomic_folder, sha256_file, write_json_atomic, write_jsonl_atomic
 from augmath.options import NON_NEGATIVE, PROBABILITY, check_output_folder
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a strategy name becomes part of config names (`gsm8k-<strategy>`)
@@ -163,18 +160,11 @@ def import_file(args: argparse.Namespace) -> dict:
 
 
 def _write_run(out: Path, run_json: dict, items: list[dict], dropped: list[dict], report: dict) -> None:
-    """All four files into a temporary folder beside `out`, then one rename: no half-written run folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
-    try:
+    """All four files into a temporary folder beside `out` (`.OUT.import-*`, removed by the next run if this one
+    is killed), then one rename: no half-written run folder. `out` was checked empty before the work started."""
+    with atomic_folder(out, tag="import", replace="empty") as tmp:
         write_json_atomic(tmp / "run.json", run_json)
         write_jsonl_atomic(tmp / "items.jsonl", items)
         write_jsonl_atomic(tmp / "dropped.jsonl", dropped)
         files = {name: sha256_file(tmp / name) for name in ("items.jsonl", "dropped.jsonl")}
         write_json_atomic(tmp / "report.json", {**report, "files": files})
-        if out.is_dir():
-            out.rmdir()  # checked empty before the work started
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

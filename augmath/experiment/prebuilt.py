@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
-from augmath.io import DataError, read_json, sha256_file
+from augmath.io import DataError, atomic_folder, link_or_copy, read_json, sha256_file
 from augmath.experiment.stages import Stage, StageError
 
 MISSING = "missing"
@@ -69,17 +68,9 @@ def link_dataset(src: Path, dst: Path, expected: str) -> None:
         if not f.is_file() or f.stat().st_size != info["bytes"] or sha256_file(f) != info["sha256"]:
             raise DataError(f"dataset.path: {f} is missing or differs from its manifest entry (sha256 "
                             f"{info['sha256'][:12]}..., {info['bytes']} bytes); rebuild the dataset")
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:  # another file system
-            shutil.copy2(s, d)
-    shutil.copytree(src, tmp, copy_function=link, ignore=shutil.ignore_patterns(".cache", ".*.lock"))
-    shutil.rmtree(dst, ignore_errors=True)
-    os.replace(tmp, dst)
+    ignore = shutil.ignore_patterns(".cache", ".*.lock")
+    with atomic_folder(dst, tag="link", replace="swap") as tmp:
+        link_or_copy(src, tmp, ignore=ignore)
 
 
 def prebuilt_stage(path: str) -> Stage:

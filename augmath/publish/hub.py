@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
 from augmath.cards import REPO_ID_RE
 from augmath.errors import UserError
-from augmath.io import DataError, read_json, sha256_file, write_json_atomic
+from augmath.io import DataError, read_json, release_temp_folder, sha256_file, temp_folder, write_json_atomic
 from augmath.redaction import redact, secrets_in_folder
 from augmath.publish.staging import DTYPES, StagingError, commit_message, stage_folder
 # Hidden files are temp files of an interrupted atomic write or tool caches, never part of a published folder.
@@ -140,7 +141,7 @@ def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = No
             staged = stage_folder(folder, kind, repo_id, dest, files, dtype)
         except (StagingError, DataError, OSError) as e:
             if temporary:
-                shutil.rmtree(dest, ignore_errors=True)
+                release_temp_folder(dest)
             raise PushError(f"staging {folder} for {repo_id}: {e}") from None
         upload, weights = staged.path, staged.weights
         files = upload_list(upload, IGNORE_PATTERNS + KIND_IGNORE[kind])
@@ -155,9 +156,10 @@ def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = No
 
 
 def _scratch(folder: Path) -> Path:
-    """A hidden folder beside `folder` for a temporary staged copy (same filesystem: hard links, no copies)."""
+    """A hidden folder beside `folder` for a temporary staged copy (same filesystem: hard links, no copies),
+    `.NAME.push-*`: flocked while this process lives, so the next push removes one a killed push left."""
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{folder.name}.push-", dir=folder.parent))
+        return temp_folder(folder, "push")
     except OSError:  # a read-only parent: the staged copy copies instead of linking
         return Path(tempfile.mkdtemp(prefix=f"{folder.name}.push-"))
 
@@ -172,7 +174,7 @@ def plan_record(plan: PushPlan) -> dict:
 def discard(plan: PushPlan) -> None:
     """Delete a temporary staged copy (never the source folder, never a --stage folder)."""
     if plan.temporary and plan.source is not None:
-        shutil.rmtree(plan.folder, ignore_errors=True)
+        release_temp_folder(plan.folder)
 
 
 def token_source() -> str:

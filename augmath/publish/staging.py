@@ -24,7 +24,7 @@ from pathlib import Path
 from augmath.cards.model import (EVAL_FILE, TRAIN_FILE, base_ref, dataset_ref, display_name, is_rate, metrics,
                                  render_model_card, training_dtype, training_record, weights_dtype)
 from augmath.errors import UserError
-from augmath.io import read_json, write_json_atomic
+from augmath.io import link_or_copy, read_json, write_json_atomic
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -38,14 +38,6 @@ class StagingError(UserError, ValueError):
 class Staged:
     path: Path
     weights: dict | None  # model folders: {"dtype": uploaded, "cast_from": saved dtype or None}
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:  # another filesystem, or one without hard links
-        shutil.copy2(src, dst)
 
 
 def target_dtype(folder: Path, requested: str) -> str | None:
@@ -108,11 +100,11 @@ def published_record(record: dict, repo_id: str) -> dict:
 
 def stage_folder(folder: Path, kind: str, repo_id: str, dest: Path, files: list[str], dtype: str = "auto") -> Staged:
     """Fill `dest` (emptied first) with `files` of `folder` as the push will upload them; see the module doc."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.iterdir():  # emptied, not replaced: a temp_folder keeps its flock (augmath.io) on this inode
+        shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     for rel in files:
-        _link(folder / rel, dest / rel)
+        link_or_copy(folder / rel, dest / rel)
     if kind != "model":
         return Staged(dest, None)
     saved, target = weights_dtype(folder), target_dtype(folder, dtype)
