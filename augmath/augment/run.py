@@ -301,7 +301,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
 
 def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop) -> list[dict]:
     """Both work on queries, not rows: the k kept paths of one query share its question on purpose.
-    `paths` queries are the seeds themselves, so they are not compared with the seeds."""
+    `paths` (and imported `original`) queries are the seeds themselves, so they are not compared with the seeds."""
     from augmath.decontam import Decontaminator
     from augmath.decontam import dedup_rows
 
@@ -310,7 +310,7 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop)
         groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
     removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
-    _, dups = dedup_rows([h for h in heads if h["strategy"] != "paths"], seeds)
+    _, dups = dedup_rows([h for h in heads if h["strategy"] not in ("paths", "original")], seeds)
     for d in dups:
         removed[d["query_id"]] = (
             "dedup", d.get("reason", "duplicate"), f"{d.get('duplicate_of')} similarity {d.get('similarity')}")
