@@ -161,13 +161,15 @@ def render_model_card(model_dir: str | os.PathLike, *, repo_id: str | None = Non
               "percent": is_rate(m), "stderr": metric_stderr(r, m), "n": r.get("n"),
               "profile": _settings(r)[0], "template": _settings(r)[1] or "—"}
              for n, r in evals.items() for m, v in metrics(r).items()]
+    records = {r.get("benchmark", n): (r.get("settings") or {}).get("reproduction") for n, r in evals.items()}
+    records = {n: rec for n, rec in records.items() if rec}
     demo = DEMO_NOTE if train["base_model"].get("demo") else None
     gguf = Path(train["base_model"]["gguf"]).name if train["base_model"].get("gguf") else None
     card = render_card("model", "model_card", card_data, model_name=model_name,
                        title=model_name.rsplit("/", 1)[-1], base=base,
                        model_ref=model_name if REPO_ID_RE.match(model_name) else "path/to/this/folder", data=data,
                        gguf=gguf, weights=weights, trained_dtype=training_dtype(train), train=train, evals=table,
-                       demo=demo, citation=CITATION)
+                       demo=demo, citation=CITATION, records=records)
     return save_card(card, folder)
 
 
@@ -176,8 +178,10 @@ def _normalise(results: dict[str, Any]) -> dict[str, dict]:
     entries kept per benchmark: every score and its standard error, n, and the settings that produced them."""
     tasks = results.get("tasks", results)
     settings = results.get("settings") or {}
+    from augmath.eval_tasks.record import summary
+
     kept = {"profile": settings.get("profile") or DEFAULT_PROFILE, "template": settings.get("template"),
-            "fewshot": settings.get("fewshot", 0)}
+            "fewshot": settings.get("fewshot", 0), "reproduction": summary(results.get("reproduction"))}
     out = {}
     for name, r in tasks.items():
         if not isinstance(r, dict) or not metrics(r):
