@@ -55,7 +55,13 @@ def staged_pushes(paths: list[Path]) -> list[tuple[dict, Path]]:
         stages = [path] if (path / "push.json").is_file() else sorted(
             p.parent for p in path.glob("stages/push-*/push.json")) or sorted(
             p.parent for p in path.glob("push-*/push.json"))
-        found += [(read_json(s / "push.json"), s / "repo") for s in stages]
+        found += [(read_json(s / "push.json"), s / "repo", (s / "push.json").stat().st_mtime) for s in stages]
+    # a workdir keeps the stages of earlier settings too: per repo, the push staged last is the one to serve
+    latest: dict[str, tuple] = {}
+    for plan, repo, when in found:
+        if plan["repo_id"] not in latest or when > latest[plan["repo_id"]][2]:
+            latest[plan["repo_id"]] = (plan, repo, when)
+    found = [(plan, repo) for plan, repo, _ in latest.values()]
     if not found:
         raise RoundTripError(f"no staged push (push.json + repo/) in {', '.join(map(str, paths))}: run the "
                              "experiment with push: {dry_run: true} or `augmath push DIR --dry-run --stage DIR`")
@@ -126,10 +132,12 @@ class _RelayHandler(http.server.BaseHTTPRequestHandler):
             out_headers = [("x-error-code", "EntryNotFound"), ("x-error-message", "Entry not found")]
         conn.close()
         self.send_response(status)
+        head = self.command == "HEAD" and status != 404  # a HEAD answer keeps the size of the body it describes
         for key, value in out_headers:
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+            if key.lower() not in ("transfer-encoding", "connection") and (head or key.lower() != "content-length"):
                 self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
+        if not head:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -27,8 +27,9 @@ from augmath.io import atomic_write, read_json, write_json_atomic
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHTS_INDEX = "model.safetensors.index.json"
-ADAPTER_CONFIG = "adapter/adapter_config.json"
-LIGHTEVAL_RAW = re.compile(r"^results/[^/]+/lighteval/")  # `augmath eval`'s OUT/lighteval/, in a results repo  # a LoRA run keeps its adapter beside the merged weights
+ADAPTER_CONFIG = "adapter/adapter_config.json"  # a LoRA run keeps its adapter beside the merged weights
+ADAPTER_CARD = "adapter/README.md"  # written by peft
+LIGHTEVAL_RAW = re.compile(r"^results/[^/]+/lighteval/")  # `augmath eval`'s OUT/lighteval/, in a results repo
 
 
 class StagingError(ValueError):

@@ -76,7 +76,7 @@ def test_what_the_dry_run_staged_is_what_a_user_gets(tmp_path):
     checked = "\n".join(report["checked"])
     assert "augmath-test/augmath-demo@v0.1.0: " in checked and "configs load with the build's row counts" in checked
     assert "augmath-test/augmath-demo-tiny-gsm8k-numbers-4: loads by repo id; a forward pass equals" in checked
-    assert "augmath-test/augmath-demo-results: results.json read by hf_hub_download; the 2 repo ids" in checked
+    assert "augmath-test/augmath-demo-results: results.json read by hf_hub_download; the 3 repo ids" in checked
     assert "README snippet ran unchanged" in checked
     # the snippet printed the one evaluation with the model repo it scored
     assert "eval-train-tiny-gsm8k-numbers-4 augmath-test/augmath-demo-tiny-gsm8k-numbers-4" in report["snippet_output"]
