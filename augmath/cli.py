@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("augmath.publish.hub", "push a dataset / model / results folder to the Hub"),
     "train": ("augmath.training.launch", "train a model with augmath.training.sft under accelerate launch"),
     "eval": ("augmath.eval_tasks.run", "evaluate a model with augmath's lighteval tasks"),
+    "reproduce": ("augmath.eval_tasks.reproduce", "re-run an evaluation from its results.json record; say what matches"),
     "transfer": ("augmath.analysis.transfer", "build the in-domain / cross-domain transfer matrix"),
     "fit": ("augmath.analysis.fit", "fit accuracy against the amount of augmented data"),
     "experiment": ("augmath.experiment.cli", "run a whole experiment from one YAML file"),

@@ -181,8 +181,9 @@ def _load_local(name: str, split: str, root: Path, packaged: bool) -> list[Recor
     rel, expected = FILES[(name, split)]
     path = (PACKAGED_DIR / f"{name}_{split}_sample.jsonl") if packaged else root / rel
     if not path.exists():
-        what = "packaged sample" if packaged else f"file for {name}/{split}"
-        raise FileNotFoundError(f"no {what}: {path}")
+        if packaged:  # named inside the package, not by this machine's install path (it reaches run reports)
+            raise FileNotFoundError(f"no packaged sample of {name}/{split} (augmath/data/{path.name})")
+        raise FileNotFoundError(f"no file for {name}/{split}: {path}")
     rows = _read_rows(path)
     if not packaged and len(rows) != expected:
         raise DataError(f"{path}: expected {expected} rows for {name}/{split}, found {len(rows)}")

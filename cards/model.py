@@ -15,6 +15,7 @@ and metric), which the Hub shows as the model's scores.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -161,13 +162,15 @@ def render_model_card(model_dir: str | os.PathLike, *, repo_id: str | None = Non
               "percent": is_rate(m), "stderr": metric_stderr(r, m), "n": r.get("n"),
               "profile": _settings(r)[0], "template": _settings(r)[1] or "—"}
              for n, r in evals.items() for m, v in metrics(r).items()]
+    records = {r.get("benchmark", n): (r.get("settings") or {}).get("reproduction") for n, r in evals.items()}
+    records = {n: rec for n, rec in records.items() if rec}
     demo = DEMO_NOTE if train["base_model"].get("demo") else None
     gguf = Path(train["base_model"]["gguf"]).name if train["base_model"].get("gguf") else None
     card = render_card("model", "model_card", card_data, model_name=model_name,
                        title=model_name.rsplit("/", 1)[-1], base=base,
                        model_ref=model_name if REPO_ID_RE.match(model_name) else "path/to/this/folder", data=data,
                        gguf=gguf, weights=weights, trained_dtype=training_dtype(train), train=train, evals=table,
-                       demo=demo, citation=CITATION)
+                       demo=demo, citation=CITATION, records=records)
     return save_card(card, folder)
 
 
@@ -177,7 +180,7 @@ def _normalise(results: dict[str, Any]) -> dict[str, dict]:
     tasks = results.get("tasks", results)
     settings = results.get("settings") or {}
     kept = {"profile": settings.get("profile") or DEFAULT_PROFILE, "template": settings.get("template"),
-            "fewshot": settings.get("fewshot", 0)}
+            "fewshot": settings.get("fewshot", 0), "reproduction": record_summary(results.get("reproduction"))}
     out = {}
     for name, r in tasks.items():
         if not isinstance(r, dict) or not metrics(r):
@@ -200,3 +203,18 @@ def add_eval_results(model_dir: str | os.PathLike, results: str | os.PathLike | 
     merged.update(_normalise(results))
     write_json_atomic(folder / EVAL_FILE, merged)
     return render_model_card(folder)
+
+
+def record_summary(rec: dict | None) -> dict | None:
+    """A reproduction record (eval_tasks/record.py) as a card shows it: no item list (its count and a hash of the ids instead), no local paths."""
+    if not rec:
+        return None
+    ids = [i for task in sorted(rec.get("items") or {}) for i in rec["items"][task]]
+    argv = [Path(a).name if a.startswith("/") else a for a in rec.get("eval_argv") or []]
+    training = rec.get("training") or {}
+    return {"augmath": rec.get("augmath"), "lock": rec.get("requirements_lock_sha256"),
+            "versions": {k: v for k, v in (rec.get("versions") or {}).items() if v},
+            "grader": (rec.get("grader") or {}).get("sha256"), "command": "augmath " + " ".join(argv),
+            "weights": (rec.get("model") or {}).get("weights_sha256"),
+            "scored": {"n": len(ids), "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
+            "dataset_revision": training.get("dataset_revision")}

@@ -26,8 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -128,7 +126,8 @@ def plan_configs(groups: list[tuple[str, str]]) -> list[ConfigSpec]:
     specs = [ConfigSpec(DEFAULT, "default", tuple(sorted(by_source)), tuple(sorted({s for _, s in groups})))]
     for source, strategies in sorted(by_source.items()):
         specs.append(ConfigSpec(source, "source", (source,), tuple(strategies)))
-        specs += [ConfigSpec(f"{source}-{s}", "strategy", (source,), (s,)) for s in strategies]
+        # imported seed rows (strategy `original`) have no config of their own: `<source>-original` holds their seeds
+        specs += [ConfigSpec(f"{source}-{s}", "strategy", (source,), (s,)) for s in strategies if s != ORIGINAL]
         specs.append(ConfigSpec(f"{source}-{ORIGINAL}", "original", (source,), ()))
     return specs
 
@@ -201,7 +200,7 @@ def _stream_rows(runs: list[RunInput], index: ItemIndex, writers: dict[str, Conf
             out = {name: row.get(name) for name in FEATURES}
             out["id"], out["query_id"] = dataset_ids(runs[index.file[i]].ids_as, row)
             source, strategy = index.groups[index.group[i]]
-            configs = (DEFAULT, source, f"{source}-{strategy}")
+            configs = (DEFAULT, source) + (() if strategy == ORIGINAL else (f"{source}-{strategy}",))
             for name in configs:
                 writers[name].add(out)
             counts.add(row, configs, first)

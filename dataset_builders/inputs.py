@@ -113,7 +113,8 @@ def validate_item(row: dict, where: str) -> None:
     for name in ("source", "strategy"):
         value = row[name]
         if value not in _CHECKED["name"]:
-            if not NAME_RE.match(value) or value in (ORIGINAL, DEFAULT):
+            # an imported row may be a seed itself (strategy `original`, augmath import); a source may not be named so
+            if not NAME_RE.match(value) or value == DEFAULT or (value == ORIGINAL and name == "source"):
                 raise DataError(f"{where}: {name} {value!r} is not a valid config name part (lowercase letters, "
                                 f"digits and '_', starting with a letter; not '{ORIGINAL}'/'{DEFAULT}'), e.g. 'reverse'")
             _CHECKED["name"].add(value)

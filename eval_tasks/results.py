@@ -181,7 +181,7 @@ def read_provenance(model: str) -> dict:
 def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: int, header: dict) -> dict:
     """Collect every task of the run into OUT/results.json + OUT/details/<task>.jsonl; return results.json.
     Outputs are regraded under the header's evaluation profile (lenient when it names none)."""
-    tasks = {}
+    tasks, items = {}, {}
     for name in benchmarks:
         spec = eval_task(name)
         task = spec.task
@@ -193,6 +193,9 @@ def write_results_folder(out: Path, work_dir: Path, benchmarks: list[str], k: in
         write_jsonl_atomic(out / "details" / f"{name}.jsonl", details)
         summary["task"] = task
         tasks[name] = summary
+        items[name] = [row["id"] for row in details]
+    if "reproduction" in header:  # exactly which items were scored (eval_tasks/record.py)
+        header = {**header, "reproduction": {**header["reproduction"], "items": items}}
     results = {**header, "tasks": tasks}
     # results.json last: a folder with a results.json is complete.
     write_json_atomic(out / "results.json", results)

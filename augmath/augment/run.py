@@ -364,7 +364,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
 def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop, shard_out: Path | None = None,
                              strategy_names: list[str] = ()) -> list[dict]:
     """Both work on queries, not rows: the k kept paths of one query share its question on purpose.
-    `paths` queries are the seeds themselves, so they are not compared with the seeds.
+    `paths` (and imported `original`) queries are the seeds themselves, so they are not compared with the seeds.
     A shard (shard_out set) compares its queries with every seed of the run but not with each other, and
     writes the rest to shard_heads.jsonl for build to deduplicate across shards (augmath.augment.shards)."""
     from augmath.decontam import Decontaminator
@@ -375,7 +375,7 @@ def _dedup_and_decontaminate(items: list[dict], seeds, args, tally: Tally, drop,
         groups.setdefault(row["query_id"], []).append(row)
     heads = [rows[0] for rows in groups.values()]
     removed: dict[str, tuple[str, str, str | None]] = {}  # query_id -> (stage, reason, detail)
-    compared = [h for h in heads if h["strategy"] != "paths"]
+    compared = [h for h in heads if h["strategy"] not in ("paths", "original")]
     _, dups = dedup_rows(compared, seeds, among_rows=shard_out is None)
     for d in dups:
         removed[d["query_id"]] = (

@@ -6,7 +6,8 @@ then `create_tag` on that commit. `--dry-run` prints exactly the files `upload_f
 what would be tagged, without touching the network.
 
 A model folder is uploaded from a staged copy (augmath.publish.staging): its card re-rendered under the repo id it is
-pushed as, its weights in `--dtype`. `--stage DIR` keeps that copy for any folder kind: DIR/repo holds exactly
+pushed as, its weights in `--dtype`, a LoRA adapter's base named by Hub id. So is a results folder: each evaluation
+names its model by the repo it was published as, lighteval's raw working output stays local. `--stage DIR` keeps that copy for any folder kind: DIR/repo holds exactly
 the files the push sends and DIR/push.json the plan (repo, commit message, tag, files), which is how the
 experiment runner's dry runs leave every card and commit message to read. Commit messages say
 `augmath: <artifact> <name> <version> (<key numbers>)` and never name a local path.
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +133,7 @@ def plan_push(folder: str | os.PathLike, repo_id: str, revision: str | None = No
     for rel, found in secrets_in_folder(folder, files):  # e.g. a run.json with a key inside its base_url
         raise PushError(f"{folder / rel} contains {' and '.join(found)}; refusing to publish it")
     upload, temporary, weights = folder, False, None
-    if stage is not None or kind == "model":
+    if stage is not None or kind in ("model", "results"):  # results: evaluations named by repo, no local paths
         temporary = stage is None
         dest = _scratch(folder) if temporary else Path(stage) / "repo"
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,13 @@ from pathlib import Path
 from augmath.cards.model import (EVAL_FILE, TRAIN_FILE, base_ref, dataset_ref, display_name, is_rate, metrics,
                                  render_model_card, training_dtype, training_record, weights_dtype)
 from augmath.errors import UserError
-from augmath.io import link_or_copy, read_json, write_json_atomic
+from augmath.io import atomic_write, link_or_copy, read_json, write_json_atomic
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHTS_INDEX = "model.safetensors.index.json"
+ADAPTER_CONFIG = "adapter/adapter_config.json"  # a LoRA run keeps its adapter beside the merged weights
+ADAPTER_CARD = "adapter/README.md"  # written by peft
+LIGHTEVAL_RAW = re.compile(r"^results/[^/]+/lighteval/")  # `augmath eval`'s OUT/lighteval/, in a results repo
 
 
 class StagingError(UserError, ValueError):
@@ -98,13 +102,64 @@ def published_record(record: dict, repo_id: str) -> dict:
     return out
 
 
+def local_paths_to_names(obj):
+    """Every absolute local path in a JSON value (a string starting with `/` or `~/`, of two or more parts)
+    replaced by its last part: the file or folder's name says what it was without naming the machine."""
+    if isinstance(obj, dict):
+        return {k: local_paths_to_names(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [local_paths_to_names(v) for v in obj]
+    if isinstance(obj, str) and re.match(r"^(/|~/)[^\s]*[^/\s]/[^\s]*$", obj):
+        return Path(obj).name or obj
+    return obj
+
+
+def published_evaluation(results: dict, model_repo: str | None) -> dict:
+    """One evaluation's results.json as published: the model named by its Hub repo, its training record as
+    uploaded with the model (published_record), and no local path anywhere."""
+    out = json.loads(json.dumps(results))
+    if model_repo:
+        for key in ("model", "model_path"):
+            if key in out:
+                out[key] = model_repo
+        if isinstance(out.get("reproduction"), dict):
+            out["reproduction"].setdefault("model", {})["name"] = model_repo
+    if out.get("provenance") and model_repo:
+        try:
+            out["provenance"] = published_record(out["provenance"], model_repo)
+        except (KeyError, TypeError):  # not a record `augmath train` wrote: its paths become names below
+            pass
+    return local_paths_to_names(out)
+
+
+def published_evaluations(folder: Path, dest: Path, files: list[str]) -> None:
+    """A results repository's evaluations as published. `results/<eval>/lighteval/` (lighteval's own working
+    output: its log, model.yaml, settings.json and result files under folders named after the local model path)
+    is left out: every number in it is in that evaluation's results.json and details/. Each results.json, and
+    the index's copy of it, names the model by the repo the index says it scored."""
+    index = read_json(folder / "results.json")
+    models = (index.get("published") or {}).get("models") or {}
+    for rel in files:
+        parts = rel.split("/")
+        if len(parts) == 3 and parts[0] == "results" and parts[2] == "results.json":
+            write_json_atomic(dest / rel, published_evaluation(read_json(folder / rel), models.get(parts[1])))
+    if isinstance(index.get("results"), dict):
+        index["results"] = {name: published_evaluation(r, models.get(name)) if isinstance(r, dict) else r
+                            for name, r in index["results"].items()}
+        write_json_atomic(dest / "results.json", index)
+
+
 def stage_folder(folder: Path, kind: str, repo_id: str, dest: Path, files: list[str], dtype: str = "auto") -> Staged:
     """Fill `dest` (emptied first) with `files` of `folder` as the push will upload them; see the module doc."""
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.iterdir():  # emptied, not replaced: a temp_folder keeps its flock (augmath.io) on this inode
         shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    if kind == "results":  # lighteval's raw working folder stays local (see published_evaluations)
+        files = [rel for rel in files if not LIGHTEVAL_RAW.match(rel)]
     for rel in files:
         link_or_copy(folder / rel, dest / rel)
+    if kind == "results":
+        published_evaluations(folder, dest, files)
     if kind != "model":
         return Staged(dest, None)
     saved, target = weights_dtype(folder), target_dtype(folder, dtype)
@@ -115,6 +170,13 @@ def stage_folder(folder: Path, kind: str, repo_id: str, dest: Path, files: list[
     record = training_record(folder)
     if record is not None:
         write_json_atomic(dest / TRAIN_FILE, published_record(record, repo_id))
+        if ADAPTER_CONFIG in files:  # peft's own record of the base: the base's Hub id, not the local folder
+            adapter = read_json(folder / ADAPTER_CONFIG)
+            local_base, adapter["base_model_name_or_path"] = adapter.get("base_model_name_or_path"), base_ref(record)["name"]
+            write_json_atomic(dest / ADAPTER_CONFIG, adapter)
+            if ADAPTER_CARD in files and local_base:  # peft's card: `base_model: <local path>` in its metadata
+                text = (folder / ADAPTER_CARD).read_text(encoding="utf-8")
+                atomic_write(dest / ADAPTER_CARD, text.replace(local_base, adapter["base_model_name_or_path"]))
         render_model_card(dest, repo_id=repo_id, weights=weights)
     return Staged(dest, weights)
 

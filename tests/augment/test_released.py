@@ -179,3 +179,29 @@ def test_imports_of_every_format_build_and_train(imported, tmp_path):
     assert record["status"] == "complete"
     assert [(p["config"], p["rows"]) for p in record["dataset"]["parts"]] == [
         ("gsm8k-imported", 4), ("gsm8k-reverse", 1), ("math-imported", 3)]
+
+
+def test_the_papers_gsm8k_train_file_is_imported_whole(tmp_path):
+    """OFA-Sys/gsm8k-ScRel's data/train_use.jsonl is GSM8K train itself ({query, response}, `#### N`): the fixture
+    holds the first six real train items as released, one of them twice, and item 4 answered in other words.
+    Its rows are the seeds: kept as `original` (paths where the response differs), never "dedup: same-as-seed";
+    the repeated row alone is dropped as a duplicate. The build's gsm8k-original config then holds the six seeds."""
+    fixture = FIXTURES / "gsm8k_train_use.jsonl"
+    assert do_import(tmp_path / "run", "mugglemath", file=fixture) == 0
+    items, dropped = rows_of(tmp_path / "run"), rows_of(tmp_path / "run", "dropped")
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert [(r["seed_id"], r["strategy"], r["seed_link"]) for r in items] == [  # query by query, in file order
+        *((f"gsm8k/train/{i}", "original", "exact") for i in range(5)), ("gsm8k/train/4", "paths", "exact"),
+        ("gsm8k/train/5", "original", "exact")]
+    assert [(d["stage"], d["reason"], d["seed_id"]) for d in dropped] == [
+        ("dedup", "duplicate-exact response", "gsm8k/train/3")]
+    assert (report["records"], report["items"], report["dropped"], report["duplicate_responses"]) == (8, 7, 1, 1)
+    strategies = {k: (v["queries_kept"], v["items"]) for k, v in report["strategies"].items()}
+    assert report["dedup"] == {} and strategies == {"original": (6, 6), "paths": (1, 1)}
+    manifest = B.build([tmp_path / "run"], tmp_path / "ds", data_dir="packaged")
+    originals = datasets.load_dataset(str(tmp_path / "ds"), "gsm8k-original", split="train")
+    assert sorted(originals["id"]) == [f"gsm8k/train/{i}" for i in range(6)]
+    released = [json.loads(x) for x in fixture.read_text().splitlines()]
+    assert {(q, r) for q, r in zip(originals["question"], originals["response"])} == {
+        (r["query"], r["response"]) for r in released[:6]}
+    assert "gsm8k-paths" in manifest["configs"] and manifest["configs"]["gsm8k"]["rows"] == 7
