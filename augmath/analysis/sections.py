@@ -213,9 +213,11 @@ def summary_table(folders: list) -> str:
             for t in tasks for r0 in [next(r.tasks[t] for r in folders if t in r.tasks)]]
     lines = ["| model (results folder) | training data | rows | " + " | ".join(head) + " |",
              "|---|---|---:|" + "---:|" * len(tasks)]
+    seeded = len({r.seed for r in folders if r.trained}) > 1  # train.seeds: say which seed each row is
     for r in folders:
         n = r.provenance.get("n_train") if r.trained else None
         data = (r.config or "?") + (f" ({r.provenance['subset']})" if r.provenance.get("subset") else "")
+        data += f", seed {r.seed}" if seeded and r.trained else ""
         cells = []
         for t in tasks:
             s = r.tasks.get(t)
