@@ -163,3 +163,9 @@ def test_the_report_shows_the_noise_table(tmp_path):
     assert noise["gsm8k_bpb"]["mdd"] > abs(-0.03)  # this job could not have seen its own difference
     assert "| AugGSM8K: numbers | 3 | gsm8k_bpb | in-domain |" in md
     assert "Normalised transfer index" in md
+    assert "Intervals: bootstrap over training seeds and evaluation items" in md  # the fit section says so too
+    from augmath.analysis.report import render_results_card
+
+    card = str(render_results_card(tmp_path / "report"))
+    assert "### Noise and the smallest detectable difference" in card
+    assert "Intervals are bootstrap intervals over training seeds and evaluation items" in card
