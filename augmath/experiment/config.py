@@ -245,20 +245,25 @@ def _typed(value: Any, hint: Any) -> bool:
 
 
 def _check_seeds(train: dict) -> list[str]:
-    seeds = train.get("seeds")
-    if not _typed(seeds, list[int]):
-        return []  # absent, or a type problem check() has named
+    """train.seeds and each run's own seeds: non-empty, >= 0, distinct, and not also set as a recipe override."""
+    runs = [r for r in train.get("runs") or [] if isinstance(r, dict)] if isinstance(train.get("runs"), list) else []
     problems = []
-    if not seeds:
-        problems.append("train.seeds: needs at least one seed (or leave it out for one run at the recipe's seed)")
-    if any(s < 0 for s in seeds):
-        problems.append(f"train.seeds: seeds must be >= 0, got {seeds}")
-    if len(set(seeds)) != len(seeds):
-        problems.append(f"train.seeds: {seeds} repeats a seed (each would be the same train stage)")
-    overridden = [where for where, o in [("train.overrides", train.get("overrides"))]
-                  + [(f"train.runs[{i}].overrides", r.get("overrides")) for i, r in enumerate(train.get("runs") or [])
-                     if isinstance(r, dict)] if isinstance(o, dict) and "seed" in o]
-    problems += [f"{where}.seed: train.seeds sets the seed of every run; leave seed out of the overrides"
+    for where, seeds in [("train.seeds", train.get("seeds"))] + [(f"train.runs[{i}].seeds", r.get("seeds"))
+                                                                 for i, r in enumerate(runs)]:
+        if not _typed(seeds, list[int]):
+            continue  # absent, or a type problem check() has named
+        if not seeds:
+            problems.append(f"{where}: needs at least one seed (or leave it out for one run at the recipe's seed)")
+        if any(s < 0 for s in seeds):
+            problems.append(f"{where}: seeds must be >= 0, got {seeds}")
+        if len(set(seeds)) != len(seeds):
+            problems.append(f"{where}: {seeds} repeats a seed (each would be the same train stage)")
+    seeded = train.get("seeds") is not None
+    any_seeds = seeded or any(r.get("seeds") is not None for r in runs)
+    overridden = [where for where, o, own in [("train.overrides", train.get("overrides"), any_seeds)]
+                  + [(f"train.runs[{i}].overrides", r.get("overrides"), seeded or r.get("seeds") is not None)
+                     for i, r in enumerate(runs)] if own and isinstance(o, dict) and "seed" in o]
+    problems += [f"{where}.seed: the seeds key sets the seed of every run; leave seed out of the overrides"
                  for where in overridden]
     return problems
 

@@ -129,7 +129,8 @@ def model_stages(cfg: ExperimentConfig, p: Planned, data: list[str]) -> None:
         models = [(f"base-{tag}", base_ref, base_deps)] if cfg.eval.include_base else []
         for run in train_runs(cfg.train.runs, cfg.name):
             overrides = {**cfg.train.overrides, **run.overrides}
-            for (label, data_argv), seed in itertools.product(run.jobs(), cfg.train.seeds or [None]):
+            seeds = run.seeds if run.seeds is not None else cfg.train.seeds
+            for (label, data_argv), seed in itertools.product(run.jobs(), seeds or [None]):
                 # no seeds: the name and argv of a config written before train.seeds (its stage keys unchanged)
                 name = f"train-{tag}-{label}" + ("" if seed is None else f"-s{seed}")
                 argv = ["train", recipe, "--model_name_or_path", base_ref, "--dataset", "{dep:build}/dataset",

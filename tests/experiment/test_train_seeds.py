@@ -54,6 +54,18 @@ def test_seeds_leave_the_seedless_plan_and_the_shared_stages_alone(tmp_path):
         assert seeded[name] == by_name[name].key
 
 
+def test_a_run_can_have_its_own_seeds(tmp_path):
+    """The curve once, the comparison at one N with three seeds: what a budgeted main job needs."""
+    path = _config(tmp_path, runs=[{"config": "gsm8k-numbers", "amounts": [2, 4]},
+                                   {"config": "gsm8k-original", "amounts": [4], "seeds": [0, 1, 2]}])
+    stages = {s.name: s for s in plan(ExperimentConfig.from_yaml(path))}
+    assert sorted(n for n in stages if n.startswith("train-")) == [
+        "train-tiny-gsm8k-numbers-2", "train-tiny-gsm8k-numbers-4", "train-tiny-gsm8k-original-4-s0",
+        "train-tiny-gsm8k-original-4-s1", "train-tiny-gsm8k-original-4-s2"]
+    assert "--seed" not in stages["train-tiny-gsm8k-numbers-4"].argv
+    assert stages["train-tiny-gsm8k-original-4-s2"].argv[-2:] == ["--seed", "2"]
+
+
 def test_the_seed_is_a_recipe_key_augmath_train_reads():
     from augmath.training.config import load_recipe, parse_overrides, resolve_file
 
@@ -65,7 +77,11 @@ def test_the_seed_is_a_recipe_key_augmath_train_reads():
     ({"seeds": [-1]}, r"train.seeds: seeds must be >= 0"),
     ({"seeds": []}, r"train.seeds: needs at least one seed"),
     ({"seeds": ["a"]}, r"train.seeds"),
-    ({"seeds": [0, 1], "overrides": {"seed": 5}}, r"train.overrides.seed: train.seeds sets the seed of every run"),
+    ({"seeds": [0, 1], "overrides": {"seed": 5}}, r"train.overrides.seed: the seeds key sets the seed of every run"),
+    ({"runs": [{"config": "gsm8k-numbers", "amounts": [2], "seeds": [1, 1]}]},
+     r"train.runs\[0\].seeds: \[1, 1\] repeats a seed"),
+    ({"runs": [{"config": "gsm8k-numbers", "amounts": [2], "seeds": [1], "overrides": {"seed": 3}}]},
+     r"train.runs\[0\].overrides.seed: the seeds key sets the seed"),
 ])
 def test_bad_seeds_are_named(tmp_path, train, message):
     with pytest.raises(ValueError, match=message):
