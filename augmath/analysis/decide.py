@@ -41,9 +41,6 @@ SCHEMA = "augmath.analysis.decide/1"
 
 def configuration(r: ResultsFolder) -> str:
     """The training data of a run, whatever its base model: config [subset] @ N."""
-    if not r.trained:
-        raise DataError(f"{r.results_file}: a base model (no training data in its provenance); decide compares "
-                        "trained models")
     subset = r.provenance.get("subset")
     name = r.config or r.strategy or str(r.provenance.get("dataset"))
     return f"{name}{f' [{subset}]' if subset else ''} @ N={r.n_train():g}"
@@ -106,7 +103,13 @@ def _compute(groups: dict, names: list[str], params: float | None) -> float | No
 def decide(small_paths: list, large_paths: list, *, small_task: str | None = None, large_task: str | None = None,
            small_params: float | None = None, large_params: float | None = None, resamples: int = 2000,
            confidence: float = 0.95, seed: int = 0) -> dict:
-    small_f, large_f = load_many(small_paths), load_many(large_paths)
+    small_all, large_all = load_many(small_paths), load_many(large_paths)
+    # a base model has no training data to rank (a results glob often includes it): left out, counted
+    small_f, large_f = [r for r in small_all if r.trained], [r for r in large_all if r.trained]
+    for which, kept, given in (("small", small_f, small_all), ("large", large_f, large_all)):
+        if not kept:
+            raise DataError(f"every {which} results folder is a base model (no training data in its provenance); "
+                            "decide ranks trained models")
     small_task = small_task or _default_task(small_f, "bpb", "small")
     large_task = large_task or _default_task(large_f, "accuracy", "large")
     small, large = _scale(small_f, small_task, "small", "bpb"), _scale(large_f, large_task, "large", "accuracy")
@@ -150,6 +153,7 @@ def decide(small_paths: list, large_paths: list, *, small_task: str | None = Non
         "bootstrap": {"resamples": resamples, "confidence": confidence, "seed": seed,
                       "scheme": "seeds x items at both scales (augmath.analysis.stats.seeded_means)"},
         "method": "pairwise decision accuracy (Magnusson et al. 2025, DataDecide)",
+        "base_models_left_out": len(small_all) - len(small_f) + len(large_all) - len(large_f),
     }
 
 

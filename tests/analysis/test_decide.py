@@ -56,8 +56,11 @@ def test_decision_accuracy_counts_the_pairs_whose_orders_agree(tmp_path):
 def test_orders_that_agree_everywhere_give_one(tmp_path):
     mirrored = {k: 1.5 - v for k, v in LARGE_ACC.items()}  # bits per byte low exactly where accuracy is high
     small = _scale(tmp_path, "small", SMALL, mirrored)
-    doc = decide(small, _scale(tmp_path, "large", LARGE, LARGE_ACC), resamples=200)
+    base = write_results(tmp_path / "small" / "base", accuracies={}, provenance=None, model=SMALL,
+                         bpb={"gsm8k_bpb": 1.4})  # a results glob's base model: nothing to rank, left out
+    doc = decide(small + [base], _scale(tmp_path, "large", LARGE, LARGE_ACC), resamples=200)
     assert doc["decision_accuracy"] == 1.0 and doc["compute"]["ratio"] is None  # no parameter counts given
+    assert doc["base_models_left_out"] == 1 and len(doc["configurations"]) == 4
 
 
 def test_cli_prints_the_accuracy_and_writes_json(tmp_path, capsys):
