@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("augmath.eval_tasks.reproduce", "re-run an evaluation from its results.json record; say what matches"),
     "transfer": ("augmath.analysis.transfer", "build the in-domain / cross-domain transfer matrix"),
     "fit": ("augmath.analysis.fit", "fit accuracy against the amount of augmented data"),
+    "decide": ("augmath.analysis.decide", "decision accuracy of the small-scale proxy against large-scale accuracy"),
     "experiment": ("augmath.experiment.cli", "run a whole experiment from one YAML file"),
 }
 

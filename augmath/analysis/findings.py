@@ -17,29 +17,28 @@ from augmath.evalsets import benchmark_of
 
 # ------------------------------------------------------------------------------- strategies at equal N
 
-def _aligned(a: ResultsFolder, b: ResultsFolder, task: str):
-    """Per-item scores of `task` in a and b on the items both scored (by id), in a's order."""
-    va, ka = a.values(task)
-    vb, kb = b.values(task)
-    where = {k: i for i, k in enumerate(kb)}
-    keep = [i for i, k in enumerate(ka) if k in where]
-    return va[keep], vb[[where[ka[i]] for i in keep]]
-
-
 def verdict(delta: dict, metric: str) -> str:
-    """'helps' / 'hurts' only when the interval excludes 0; otherwise no clear difference."""
+    """'helps' / 'hurts' only when the combined interval (training seeds and evaluation items) excludes 0;
+    otherwise 'cannot tell'."""
     if not delta["excludes_zero"]:
-        return "no clear difference"
+        return CANNOT_TELL
     better = delta["difference"] > 0 if HIGHER_IS_BETTER[metric] else delta["difference"] < 0
     return "helps" if better else "hurts"
+
+
+CANNOT_TELL = "cannot tell"
 
 
 def equal_n_comparisons(folders: list[ResultsFolder], *, confidence: float = 0.95, resamples: int = 2000,
                         seed: int = 0) -> list[dict]:
     """Training data compared at the same N and base model against the `original` data of the same source: for
-    every task both scored, the paired difference over the items both scored (bootstrap interval) and a verdict.
-    Groups without an original row, or with nothing to compare it to, are left out."""
-    from augmath.stats import mean_interval, paired_difference
+    every task both scored, the difference over the items both scored and a verdict. A training data trained with
+    several seeds is one row (its folders grouped by augmath.analysis.seeds): its score is the mean over seeds and
+    every interval resamples seeds and items (augmath.stats.seeded_difference), with the seed-only and
+    item-only spreads and the minimal detectable difference beside it. Groups without an original row, or with
+    nothing to compare it to, are left out."""
+    from augmath.analysis.seeds import common_keys, group_runs, seed_table, seeds_of
+    from augmath.stats import seeded_difference, seeded_interval
     from augmath.analysis.transfer import IN_DOMAIN, classify
 
     groups: dict[tuple, list[ResultsFolder]] = defaultdict(list)
@@ -48,28 +47,33 @@ def equal_n_comparisons(folders: list[ResultsFolder], *, confidence: float = 0.9
             groups[(r.base_model, r.n_train())].append(r)
     out = []
     for (base, n), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        infos = [(r, classify(r)) for r in members]
-        originals = {tuple(info["sources"]): (r, info) for r, info in infos if info["kind"] == "original"}
-        compared = [(r, info) for r, info in infos if info["kind"] != "original" and tuple(info["sources"]) in originals]
+        configs = group_runs(members, lambda r: (classify(r)["label"], r.provenance.get("subset")))
+        infos = [(runs, classify(runs[0])) for runs in configs.values()]
+        originals = {tuple(info["sources"]): (runs, info) for runs, info in infos if info["kind"] == "original"}
+        compared = [(runs, info) for runs, info in infos
+                    if info["kind"] != "original" and tuple(info["sources"]) in originals]
         if not compared:
             continue
         used = {id(originals[tuple(info["sources"])][0]) for _, info in compared}
-        rows = [(r, info) for r, info in infos if id(r) in used] + compared
-        for r, info in rows:
+        rows = [(runs, info) for runs, info in infos if id(runs) in used] + compared
+        for runs, info in rows:
             in_domain = set().union(*(IN_DOMAIN[s] for s in info["sources"])) if info["sources"] else set()
             ref, ref_info = originals[tuple(info["sources"])]
-            for task in sorted(r.tasks):
-                score = r.score(task)
-                values, _ = r.values(task)
+            for task in sorted(set.intersection(*(set(r.tasks) for r in runs))):
+                metric = runs[0].score(task).metric
+                table = seed_table(runs, task)
+                own = seeded_interval(table, confidence=confidence, resamples=resamples, seed=seed)
                 entry = {"base_model": base, "n_train": n, "label": info["label"], "kind": info["kind"],
-                         "task": task, "benchmark": benchmark_of(task), "metric": score.metric, "value": score.value,
-                         "ci": mean_interval(values, confidence=confidence, resamples=resamples, seed=seed),
-                         "n": score.n, "in_domain": benchmark_of(task) in in_domain, "results": str(r.path)}
-                if r is not ref and task in ref.tasks and ref.score(task).metric == score.metric:
-                    a, b = _aligned(r, ref, task)
-                    if len(a):
-                        delta = paired_difference(a, b, confidence=confidence, resamples=resamples, seed=seed)
-                        entry.update(vs=ref_info["label"], delta=delta, verdict=verdict(delta, score.metric))
+                         "task": task, "benchmark": benchmark_of(task), "metric": metric, "value": own["value"],
+                         "ci": own["ci"], "n": table.shape[1], "seeds": seeds_of(runs),
+                         "seed_sd": own["seed_sd"], "item_sd": own["item_sd"],
+                         "in_domain": benchmark_of(task) in in_domain, "results": [str(r.path) for r in runs]}
+                if runs is not ref and all(task in r.tasks and r.score(task).metric == metric for r in ref):
+                    keys = common_keys(runs + ref, task)
+                    if keys:
+                        delta = seeded_difference(seed_table(runs, task, keys), seed_table(ref, task, keys),
+                                                  confidence=confidence, resamples=resamples, seed=seed)
+                        entry.update(vs=ref_info["label"], delta=delta, verdict=verdict(delta, metric))
                 out.append(entry)
     return out
 
@@ -90,26 +94,39 @@ def comparisons_table(rows: list[dict]) -> str:
     for key in dict.fromkeys((r["base_model"], r["n_train"]) for r in rows):
         group = [r for r in rows if (r["base_model"], r["n_train"]) == key]
         head = f"### N = {key[1]:,.0f}" + (f" ({key[0]})" if many else "")
-        lines = [head, "", f"| training data | task | domain | score [{conf:.0%} CI] | Δ vs original [{conf:.0%} CI] "
-                           "| reading |", "|---|---|---|---|---|---|"]
+        lines = [head, "", f"| training data | seeds | task | domain | score [{conf:.0%} CI] | Δ vs original "
+                           f"[{conf:.0%} CI] | seed spread | item spread | detectable | reading |",
+                 "|---|---:|---|---|---|---|---:|---:|---:|---|"]
         for r in sorted(group, key=lambda r: (r["task"], r["kind"] != "original", r["label"])):
             m = r["metric"]
             unit = " bits/byte" if m == "bpb" else " %"
             score = f"{score_text(r['value'], m)}{unit} {interval_text(*r['ci'], m)}"
+            spreads = ["—", "—", "—"]
             if "delta" in r:
                 d = r["delta"]
                 delta = f"{score_text(d['difference'], m, True)} {interval_text(*d['ci'], m, True)}"
-                reading = f"**{r['verdict']}**" if r["verdict"] != "no clear difference" else r["verdict"]
+                reading = f"**{r['verdict']}**" if r["verdict"] != CANNOT_TELL else r["verdict"]
+                spreads = [f"±{score_text(d[k], m)}" for k in ("seed_sd", "item_sd", "mdd")]
+                if max(d["seeds"]) == 1:  # no seed noise was measured, which is not the same as none
+                    spreads[0] = "1 seed"
             else:
                 delta, reading = "—", "reference" if r["kind"] == "original" else "—"
             domain = "in-domain" if r["in_domain"] else "cross-domain"
-            lines.append(f"| {r['label']} | {r['task']} | {domain} | {score} | {delta} | {reading} |")
+            lines.append(f"| {r['label']} | {len(r['seeds'])} | {r['task']} | {domain} | {score} | {delta} | "
+                         + " | ".join(spreads) + f" | {reading} |")
         parts.append("\n".join(lines) + "\n")
-    return ("\n".join(parts) + f"\nΔ: the paired difference over the same evaluation items (bootstrap over items, "
-            f"{conf:.0%} interval). Bits per byte: lower is better, so a negative Δ is an improvement. A strategy "
-            "**helps** only when the whole interval is on the better side of 0 (hurts: on the worse side); "
-            "otherwise the data cannot tell it from the original seeds. Intervals cover evaluation noise only, "
-            "not training-seed noise.\n")
+    one_seed = all(len(r["seeds"]) == 1 for r in rows)
+    return ("\n".join(parts) + f"\nΔ: the difference from the original data over the same evaluation items, with "
+            f"a {conf:.0%} interval from a bootstrap that resamples the training seeds of each row and the items "
+            "together (the pigeonhole bootstrap for crossed seed x item designs, Owen 2007; docs/analysis.md). "
+            "Seed spread and item spread: the standard deviation of Δ when only the seeds, or only the items, are "
+            "resampled. Detectable: the smallest true difference this job would find 80% of the time at a 5% "
+            "two-sided level (2.8 x the combined standard error, at these seeds and items). Bits per byte: lower "
+            "is better, so a negative Δ is an improvement. A strategy **helps** only when the whole combined "
+            "interval is on the better side of 0 (hurts: on the worse side); otherwise the job cannot tell it from "
+            "the original seeds."
+            + (" Every row has one training seed, so the intervals cover evaluation noise only: set "
+               "`train.seeds` to measure the seed noise." if one_seed else "") + "\n")
 
 
 # --------------------------------------------------------------------------------------------- findings
@@ -125,9 +142,11 @@ def _fit_finding(f: dict) -> str:
     if change:
         lo, hi = change["ci"]
         moved = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        noise = ("the noise of training seeds and evaluation items" if "seeds" in f.get("bootstrap", {}).get("scheme", "")
+                 else "the evaluation noise")
         text += (f"; change {score_text(change['difference'], m, True)} {interval_text(lo, hi, m, True)}, paired over "
-                 "the same items: " + ("larger than the evaluation noise (the interval excludes 0)" if moved
-                                       else "within the evaluation noise (the interval includes 0)"))
+                 "the same items: " + (f"larger than {noise} (the interval excludes 0)" if moved
+                                       else f"within {noise} (the interval includes 0)"))
     sel = f["models"][f["selected"]]
     if f["selected"] == "loglinear":
         lo, hi = sel["ci"]["b"]

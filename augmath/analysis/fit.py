@@ -14,7 +14,9 @@ Uncertainty comes from a bootstrap over per-sample scores: every replicate resam
 eval items and refits both models. When all points were scored on the same items (the usual case: one
 test set, several N) the items are resampled *jointly* (paired), keeping the correlation that the shared
 test set induces; otherwise each point is resampled on its own. This captures evaluation noise only, not
-the run-to-run noise of training (use several seeds per N for that: repeated N are allowed).
+the run-to-run noise of training, unless several seeds were trained per N (`train.seeds`): then the folders at
+one N are averaged per item and every replicate also resamples each N's seeds (the seeds x items bootstrap of
+augmath.stats), so the intervals cover both noise sources.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from augmath.analysis.results import HIGHER_IS_BETTER, METRIC_LABELS, ResultsFolder, is_demo_model, load_many
-from augmath.stats import bootstrap_means, finite as _finite, percentile_interval
+from augmath.stats import bootstrap_means, finite as _finite, percentile_interval, seeded_means
 from augmath.io import DataError, write_json_atomic
 from augmath.analysis.scaling import (
     fit_loglinear, fit_segmented, information_criteria, loo_rmse, predict, solve_target,
@@ -54,17 +56,30 @@ class Point:
     keys: list[str]
     source: str
     metric: str = "accuracy"
+    runs: np.ndarray | None = None  # (seeds, items) when several training seeds were scored at this N
+    seeds: list | None = None
 
 
 def points_from_results(folders: list[ResultsFolder], task: str) -> list[Point]:
-    points = []
-    for r in folders:
-        values, keys = r.values(task)
-        score = r.score(task)
-        points.append(Point(r.n_train(), score.value, score.n, values, keys, str(r.path), score.metric))
-    metrics = {p.metric for p in points}
+    """One point per N. Folders at the same N are the seed runs of that N (train.seeds): the point is their mean
+    per item over the items all of them scored, and the bootstrap resamples seeds as well as items."""
+    from augmath.analysis.seeds import common_keys, group_runs, seed_table, seeds_of
+
+    metrics = {r.score(task).metric for r in folders}
     if len(metrics) > 1:
         raise DataError(f"task '{task}' is scored in {' and '.join(sorted(metrics))} in different folders")
+    points = []
+    for n, runs in group_runs(folders, lambda r: r.n_train()).items():
+        score = runs[0].score(task)
+        if len(runs) == 1:
+            values, keys = runs[0].values(task)
+            points.append(Point(n, score.value, score.n, values, keys, str(runs[0].path), score.metric,
+                                seeds=seeds_of(runs)))
+            continue
+        keys = common_keys(runs, task)
+        table = seed_table(runs, task, keys)
+        points.append(Point(n, float(table.mean()), len(keys), table.mean(axis=0), keys,
+                            ", ".join(str(r.path) for r in runs), score.metric, runs=table, seeds=seeds_of(runs)))
     return points
 
 
@@ -72,21 +87,27 @@ def bootstrap_points(points: list[Point], resamples: int, rng: np.random.Generat
     """(len(points), resamples) bootstrap scores and the scheme used ("paired" or "independent")."""
     key_sets = [tuple(sorted(p.keys)) for p in points]
     paired = len(set(key_sets)) == 1 and len(set(key_sets[0])) == len(key_sets[0])
+    seeded = any(p.runs is not None for p in points)
+    tables = [p.runs if p.runs is not None else p.values[None, :] for p in points]
     if paired:
         order = points[0].keys
         columns = []
-        for p in points:
+        for p, table in zip(points, tables):
             where = {k: i for i, k in enumerate(p.keys)}
-            columns.append(p.values[[where[k] for k in order]])
-        return bootstrap_means(np.column_stack(columns), resamples, rng), "paired"
+            columns.append(table[:, [where[k] for k in order]])
+        if seeded:  # items resampled jointly, each N's seeds resampled on their own (augmath.stats)
+            return seeded_means(columns, resamples, rng), "paired, seeds x items"
+        return bootstrap_means(np.column_stack([c[0] for c in columns]), resamples, rng), "paired"
     out = np.empty((len(points), resamples))
     for i, p in enumerate(points):
-        if p.metric == "accuracy":
+        if p.runs is not None:
+            out[i] = seeded_means([p.runs], resamples, rng)[0]
+        elif p.metric == "accuracy":
             # A 0/1 vector of length n with k ones resamples to Binomial(n, k/n) ones: the same distribution, drawn directly.
             out[i] = rng.binomial(p.n, p.values.mean(), size=resamples) / p.n
         else:
             out[i] = bootstrap_means(p.values, resamples, rng)[0]
-    return out, "independent"
+    return out, "independent" + (", seeds x items" if seeded else "")
 
 
 def check_target(target: float, metric: str) -> None:
@@ -130,7 +151,7 @@ def fit_points(points: list[Point], *, target: float | None = None, resamples: i
         "points": [{"n_train": p.n_train, "value": p.value, "n": p.n, "ci": percentile_interval(boot[i], confidence),
                     # the change from the smallest N, from the same replicates (paired when the items are shared)
                     "change": float(y[i] - y[0]), "change_ci": percentile_interval(boot[i] - boot[0], confidence),
-                    "results": p.source} for i, p in enumerate(points)],
+                    "results": p.source, "seeds": p.seeds} for i, p in enumerate(points)],
         "bootstrap": {"scheme": scheme, "resamples": resamples, "seed": seed, "confidence": confidence},
         "noise": noise,
         "models": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in models.items()},

@@ -7,7 +7,8 @@
 
 Sections: demo-model banner, the study's description, the figures (scaling plots, transfer heatmaps) first, the
 findings in words with their intervals, a summary table (one row per model), strategies compared at equal N
-(paired bootstrap over items against the original seeds, in-domain and cross-domain), the fit table, the
+(bootstrap over training seeds and items against the original seeds, in-domain and cross-domain), the noise
+table (seed and item spread, the minimal detectable difference: augmath.analysis.noise), the fit table, the
 transfer tables, data statistics (verification and drops from the run folders, decontamination counts from
 their report.json, configs from the dataset manifest), wall-clock per stage, and links to every artifact. It
 also writes OUT/report.json
@@ -30,6 +31,7 @@ from typing import Iterable, Mapping
 
 from augmath.analysis.results import is_demo_model, load_many
 from augmath.analysis.findings import comparisons_table, equal_n_comparisons, findings
+from augmath.analysis.noise import noise_rows, noise_table
 from augmath.analysis.sections import (data_statistics, fits_section, strategy_rows, strategy_table, summary_table,
                                        timings_table)
 from augmath.io import DataError, atomic_write, read_json, write_json_atomic
@@ -159,6 +161,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     md += ["## Findings\n", findings(fit, comparisons, demo)]
     md += ["## Summary\n", summary_table(folders)]
     md += ["## Strategies at equal N\n", comparisons_table(comparisons)]
+    md += ["## Noise: training seeds, evaluation items, and what this job could detect\n", noise_table(comparisons)]
 
     md.append("## Scaling with the amount of augmented data\n")
     if fit is None:
@@ -184,6 +187,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     dataset_ref = hub.ref(dataset_dir)
     models = [{"name": hub.name(r.model), "url": Published.url(hub.name(r.model)), "base_model": hub.name(r.base_model),
                "config": r.config, "n_train": r.provenance.get("n_train") if r.trained else None,
+               "seed": r.seed if r.trained else None,
                "scores": {t: {"value": s.value, "metric": s.metric} for t, s in r.tasks.items()}} for r in folders]
     model_tasks = list(dict.fromkeys(t for r in folders for t in r.tasks))
     md.append("## Artifacts\n")
@@ -206,7 +210,8 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
     summary = {"schema": SCHEMA, "title": title, "demo_model": demo, "base_models": base_models,
                "benchmarks": transfer["columns"], "metric": transfer.get("metric", "accuracy"), "strategies": rows,
                "comparisons": comparisons, "findings": findings(fit, comparisons, demo),
-               "comparisons_markdown": comparisons_table(comparisons), "strategies_markdown": strategy_table(rows),
+               "comparisons_markdown": comparisons_table(comparisons), "noise": noise_rows(comparisons),
+               "noise_markdown": noise_table(comparisons), "strategies_markdown": strategy_table(rows),
                "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],
                "figures": sorted(str(p.relative_to(out).as_posix()) for p in out.rglob("*.png")),
                "transfer_markdown": table.read_text(encoding="utf-8") if table.is_file() else "",

@@ -3,7 +3,7 @@
 A results folder is
     DIR/results.json          {model, backend, tasks: {task: {accuracy, n, stderr}
                                                        | {metric: "bpb", bpb, n, stderr, ...}},
-                               provenance: {dataset, config, n_train, strategy, source, base_model, ...}}
+                               provenance: {dataset, config, n_train, strategy, source, base_model, seed, ...}}
     DIR/details/<task>.jsonl  one row per evaluated sample, with at least `correct` (bool), or `bpb` (a
                               positive number) for a likelihood task (gsm8k_bpb)
 
@@ -73,7 +73,10 @@ def flatten_training_provenance(p: dict[str, Any]) -> dict[str, Any]:
     flat = {"dataset": ds.get("id"), "config": config, "n_train": n_train, "revision": ds.get("revision"),
             "base_model": base.get("hub_id") or base.get("name_or_path"), "demo": base.get("demo"),
             "source": None if mixture else source or None,
-            "strategy": None if mixture else (strategy or "all"), "subset": _subset_label(parts)}
+            "strategy": None if mixture else (strategy or "all"), "subset": _subset_label(parts),
+            # the training seed (recipe key `seed`, `augmath train --seed`): runs differing only in it are one
+            # configuration, and their spread is the training-seed noise the analysis bootstraps over
+            "seed": (p.get("recipe") or {}).get("seed") if isinstance(p.get("recipe"), dict) else None}
     return {**{k: v for k, v in p.items() if k not in flat}, **flat}
 
 
@@ -115,6 +118,12 @@ class ResultsFolder:
     def strategy(self) -> str | None:
         value = self.provenance.get("strategy")
         return str(value) if value not in (None, "") else None
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed from the provenance (None: not recorded, e.g. a base model or a foreign harness)."""
+        value = self.provenance.get("seed")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def trained(self) -> bool:

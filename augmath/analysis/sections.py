@@ -125,7 +125,10 @@ def fits_section(fit: dict) -> str:
     text += ("Model: score = a + b·ln N (log-linear) or two such lines joined at N_c (segmented; slopes b1, b2); the "
              "score is accuracy (0-1), or bits per byte for the _bpb tasks (lower is better: a negative slope). "
              "The segmented model is selected only when BIC prefers it by more than 2 with at least 5 points. "
-             "Intervals: bootstrap over evaluation items (evaluation noise only, not training-seed noise).\n")
+             + ("Intervals: bootstrap over training seeds and evaluation items (the folders at one N are its seed "
+                "runs; docs/analysis.md).\n" if any("seeds" in f.get("bootstrap", {}).get("scheme", "") for f in fits)
+                else "Intervals: bootstrap over evaluation items (evaluation noise only, not training-seed noise: "
+                "set train.seeds for that).\n"))
     return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
@@ -215,9 +218,11 @@ def summary_table(folders: list) -> str:
             for t in tasks for r0 in [next(r.tasks[t] for r in folders if t in r.tasks)]]
     lines = ["| model (results folder) | training data | rows | " + " | ".join(head) + " |",
              "|---|---|---:|" + "---:|" * len(tasks)]
+    seeded = len({r.seed for r in folders if r.trained}) > 1  # train.seeds: say which seed each row is
     for r in folders:
         n = r.provenance.get("n_train") if r.trained else None
         data = (r.config or "?") + (f" ({r.provenance['subset']})" if r.provenance.get("subset") else "")
+        data += f", seed {r.seed}" if seeded and r.trained else ""
         cells = []
         for t in tasks:
             s = r.tasks.get(t)

@@ -14,6 +14,10 @@ Cells hold one metric: accuracy (the generative tasks) or, with `--metric bpb`, 
 solution (the likelihood tasks gsm8k_bpb, ...; lower is better, so a negative delta is an improvement).
 Default (`auto`): accuracy when the folders have accuracy tasks, else bits per byte.
 
+Rows trained with several seeds (train.seeds; folders differing only in their recorded seed) are one row: the
+mean over seeds, its standard error from the seeds x items bootstrap. transfer.json's `transfer_index` holds the
+normalised transfer index per strategy and N (augmath.analysis.transfer_index).
+
 Writes transfer.json, transfer.csv, transfer.md, transfer.png (+ transfer_delta.csv / .png when deltas exist).
 """
 
@@ -98,19 +102,18 @@ def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: li
     metric = choose_metric(folders, metric)
     many_models = len({r.base_model for r in folders}) > 1
     rows: dict[tuple, dict] = {}
-    for r in folders:
+    groups = _seed_groups(folders)
+    for runs in groups.values():
+        r = runs[0]
         info = classify(r)
         n_train = r.provenance.get("n_train") if r.trained else None
         label = (f"{Path(r.base_model).name}: " if many_models else "") + info["label"]
         key = (r.base_model, info["label"], n_train if all_n else None)
-        if key in rows:
-            old = rows[key]
-            if old["n_train"] == n_train:
-                raise DataError(f"{r.path} and {old['results']} are both '{label}' at N={n_train}; pass only one")
-            if (n_train or 0) < (old["n_train"] or 0):
-                continue  # keep the largest N for this row
+        if key in rows and (n_train or 0) < (rows[key]["n_train"] or 0):
+            continue  # keep the largest N for this row
         rows[key] = {"label": label, **info, "sources": list(info["sources"]), "n_train": n_train,
-                     "base_model": r.base_model, "config": r.config, "results": str(r.path), "_folder": r}
+                     "base_model": r.base_model, "config": r.config, "results": str(r.path),
+                     "seeds": [x.seed for x in runs], "_folders": runs}
     if all_n:  # several N for one training data: say which in the label
         counts: dict[tuple, int] = {}
         for (base, lab, _), row in rows.items():
@@ -124,15 +127,87 @@ def build_matrix(folders: list[ResultsFolder], *, all_n: bool = False, tasks: li
     ordered = sorted(rows.values(), key=lambda row: (row["base_model"], row["sources"] if row["kind"] != "mixture"
                                                      else ["~"], KIND_ORDER[row["kind"]], row["label"]))
     for row in ordered:
-        folder: ResultsFolder = row.pop("_folder")
+        runs: list[ResultsFolder] = row.pop("_folders")
         in_domain = set().union(*(IN_DOMAIN[s] for s in row["sources"])) if row["sources"] else set()
-        scores = {t: folder.tasks.get(task_key(t, metric)) for t in columns}
-        row["cells"] = {t: ({"value": sc.value, "n": sc.n, "stderr": sc.stderr, "in_domain": t in in_domain,
-                             "task": sc.task} if sc is not None and sc.metric == metric else None)
-                        for t, sc in scores.items()}
+        row["cells"] = {t: _cell(runs, task_key(t, metric), metric, t in in_domain) for t in columns}
     _add_deltas(ordered)
     return {"schema": SCHEMA, "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric], "columns": columns,
-            "rows": ordered}
+            "rows": ordered, "transfer_index": _indices(groups, columns, metric)}
+
+
+def _indices(groups: dict, columns: list[str], metric: str) -> list[dict]:
+    """The normalised transfer index (augmath.analysis.transfer_index) of every strategy at every N that has an
+    original row of the same source and base model at that N."""
+    from augmath.analysis.transfer_index import transfer_index
+
+    infos = {k: classify(runs[0]) for k, runs in groups.items()}
+    originals = {(k[0], tuple(i["sources"]), k[2]): groups[k] for k, i in infos.items() if i["kind"] == "original"}
+    out = []
+    for (base, label, n), runs in groups.items():
+        info = infos[(base, label, n)]
+        ref = originals.get((base, tuple(info["sources"]), n))
+        if info["kind"] in ("base", "original", "other") or ref is None:
+            continue
+        in_dom = set().union(*(IN_DOMAIN[s] for s in info["sources"]))
+        present = [t for t in columns if all(task_key(t, metric) in r.tasks for r in runs + ref)]
+        index = transfer_index(runs, ref, [task_key(t, metric) for t in present if t in in_dom],
+                               [task_key(t, metric) for t in present if t not in in_dom])
+        if index is not None:
+            out.append({"base_model": base, "label": label, "n_train": n, "vs": classify(ref[0])["label"], **index})
+    return sorted(out, key=lambda x: (x["base_model"], x["label"], x["n_train"] or 0))
+
+
+def index_markdown(indices: list[dict]) -> str:
+    """The transfer index table (empty when no strategy has an original row at its N)."""
+    if not indices:
+        return ""
+    conf = indices[0]["confidence"]
+    lines = [f"| training data | N | seeds | Δ in-domain [{conf:.0%} CI] | Δ cross-domain [{conf:.0%} CI] | "
+             f"transfer index [{conf:.0%} CI] |", "|---|---:|---:|---|---|---|"]
+    fmt = lambda v: "—" if v is None else f"{v:+.3f}"  # noqa: E731
+    for x in indices:
+        index = f"{fmt(x['index'])} [{fmt(x['ci'][0])}, {fmt(x['ci'][1])}]"
+        if not x["defined"]:
+            index += " (undefined: the in-domain change is within the noise)"
+        lines.append(f"| {x['label']} | {x['n_train']:,.0f} | {x['seeds'][0]} | {fmt(x['in_domain_change'])} "
+                     f"[{fmt(x['in_domain_ci'][0])}, {fmt(x['in_domain_ci'][1])}] | {fmt(x['cross_domain_change'])} "
+                     f"[{fmt(x['cross_domain_ci'][0])}, {fmt(x['cross_domain_ci'][1])}] | {index} |")
+    return ("\n".join(lines) + "\n\nTransfer index: the mean cross-domain change over the mean in-domain change, both "
+            "against the original data at the same N (1 = the in-domain change carries over whole, 0 = not at all, "
+            "< 0 = reversed out of domain); intervals resample training seeds and evaluation items "
+            "(augmath.analysis.transfer_index).\n")
+
+
+def _seed_groups(folders: list[ResultsFolder]) -> dict:
+    """(base model, training data, N) -> its runs: several only when they differ in their recorded seed."""
+    from augmath.analysis.seeds import group_runs
+
+    def key(r: ResultsFolder) -> tuple:
+        return (r.base_model, classify(r)["label"], r.provenance.get("n_train") if r.trained else None)
+
+    groups = group_runs(folders, key)
+    for (_, label, n), runs in groups.items():
+        if len(runs) > 1 and any(r.seed is None for r in runs):
+            raise DataError(f"{runs[1].path} and {runs[0].path} are both '{label}' at N={n}; pass only one "
+                            "(or runs that record distinct training seeds)")
+    return groups
+
+
+def _cell(runs: list[ResultsFolder], task: str, metric: str, in_domain: bool) -> dict | None:
+    """One cell: a run's score, or the mean over seed runs with the seeds x items bootstrap's standard error."""
+    scores = [r.tasks.get(task) for r in runs]
+    if any(sc is None or sc.metric != metric for sc in scores):
+        return None
+    cell = {"value": scores[0].value, "n": scores[0].n, "stderr": scores[0].stderr, "in_domain": in_domain,
+            "task": task}
+    if len(runs) > 1:
+        from augmath.analysis.seeds import seed_table
+        from augmath.stats import seeded_interval
+
+        est = seeded_interval(seed_table(runs, task))
+        cell.update(value=est["value"], n=est["n"], stderr=est["sd"], seeds=len(runs), seed_sd=est["seed_sd"],
+                    item_sd=est["item_sd"])
+    return cell
 
 
 def _add_deltas(rows: list[dict]) -> None:
@@ -225,6 +300,9 @@ def write_transfer(paths: list, out_dir, *, all_n: bool = False, tasks: list[str
         plot_transfer(dvals, [labels[i] for i in delta_rows], cols, [in_dom[i] for i in delta_rows],
                       out / files["delta_heatmap"], title=f"Δ {words['delta_title']} vs original", delta=True,
                       demo=demo, metric=metric)
+    if matrix["transfer_index"]:
+        md += ["\n## Normalised transfer index (cross-domain change over in-domain change)\n\n",
+               index_markdown(matrix["transfer_index"])]
     atomic_write(out / files["markdown"], "".join(md))
     matrix["files"] = files
     write_json_atomic(out / files["json"], matrix)

@@ -52,6 +52,10 @@ class TrainSection:
     recipe: str | None = None  # a packaged recipe's name or a YAML file
     overrides: dict[str, Any] = field(default_factory=dict)  # recipe keys for every run
     runs: list[TrainRun] = field(default_factory=list)  # augmath/experiment/train_runs.py: config or mixture, amounts, ...
+    # training seeds: every (config, N) is trained once per seed (`augmath train --seed S`, stage label suffix -sS),
+    # so the analysis can tell training-seed noise from evaluation-item noise. None = one run at the recipe's seed
+    # with the stage argv (and keys) of a config written before seeds existed.
+    seeds: list[int] | None = None
 
 
 @dataclass
@@ -241,11 +245,35 @@ def _typed(value: Any, hint: Any) -> bool:
     return conforms(value, hint)
 
 
+def _check_seeds(train: dict) -> list[str]:
+    """train.seeds and each run's own seeds: non-empty, >= 0, distinct, and not also set as a recipe override."""
+    runs = [r for r in train.get("runs") or [] if isinstance(r, dict)] if isinstance(train.get("runs"), list) else []
+    problems = []
+    for where, seeds in [("train.seeds", train.get("seeds"))] + [(f"train.runs[{i}].seeds", r.get("seeds"))
+                                                                 for i, r in enumerate(runs)]:
+        if not _typed(seeds, list[int]):
+            continue  # absent, or a type problem check() has named
+        if not seeds:
+            problems.append(f"{where}: needs at least one seed (or leave it out for one run at the recipe's seed)")
+        if any(s < 0 for s in seeds):
+            problems.append(f"{where}: seeds must be >= 0, got {seeds}")
+        if len(set(seeds)) != len(seeds):
+            problems.append(f"{where}: {seeds} repeats a seed (each would be the same train stage)")
+    seeded = train.get("seeds") is not None
+    any_seeds = seeded or any(r.get("seeds") is not None for r in runs)
+    overridden = [where for where, o, own in [("train.overrides", train.get("overrides"), any_seeds)]
+                  + [(f"train.runs[{i}].overrides", r.get("overrides"), seeded or r.get("seeds") is not None)
+                     for i, r in enumerate(runs)] if own and isinstance(o, dict) and "seed" in o]
+    problems += [f"{where}.seed: the seeds key sets the seed of every run; leave seed out of the overrides"
+                 for where in overridden]
+    return problems
+
+
 def _check_training(train: dict) -> list[str]:
     from augmath.training.config import RecipeError, load_recipe, resolve_file
 
     runs = [r for r in train.get("runs") or [] if isinstance(r, dict)] if isinstance(train.get("runs"), list) else []
-    problems = []
+    problems = _check_seeds(train)
     if _typed(train.get("runs"), list[TrainRun] | None):  # what types cannot say: amounts > 0, distinct stages, ...
         try:
             train_runs([build(TrainRun, r) for r in train.get("runs") or []])

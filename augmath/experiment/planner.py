@@ -3,7 +3,7 @@
     stages = plan(ExperimentConfig.from_yaml("configs/demo.yaml"))
 
 Stages, each an ordinary `augmath` command (augmath/experiment/stages.py says how they are keyed and skipped):
-  augment (per source) -> build -> base model -> train (per config x data amount) -> eval (per model)
+  augment (per source) -> build -> base model -> train (per config x data amount [x seed]) -> eval (per model)
   -> fit -> transfer -> report -> push (dry run unless push.dry_run is false)
 One small planner per stage kind below; `plan` chains them. Every artifact's Hub repo id is fixed by the config
 before anything runs (`hub_repos`, augmath.publish.repos), so each card names the others as they will be on the
@@ -12,6 +12,7 @@ Hub. The argv each planner writes is what a stage's key hashes: change it and ev
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,11 +129,14 @@ def model_stages(cfg: ExperimentConfig, p: Planned, data: list[str]) -> None:
         models = [(f"base-{tag}", base_ref, base_deps)] if cfg.eval.include_base else []
         for run in train_runs(cfg.train.runs, cfg.name):
             overrides = {**cfg.train.overrides, **run.overrides}
-            for label, data_argv in run.jobs():
-                name = f"train-{tag}-{label}"
+            seeds = run.seeds if run.seeds is not None else cfg.train.seeds
+            for (label, data_argv), seed in itertools.product(run.jobs(), seeds or [None]):
+                # no seeds: the name and argv of a config written before train.seeds (its stage keys unchanged)
+                name = f"train-{tag}-{label}" + ("" if seed is None else f"-s{seed}")
                 argv = ["train", recipe, "--model_name_or_path", base_ref, "--dataset", "{dep:build}/dataset",
                         *data_argv, "--output_dir", "{out}/model", "--hub_model_id", model_repo(cfg, name)]
                 argv += [x for k, v in overrides.items() for x in (f"--{k}", _override_text(v))]
+                argv += [] if seed is None else ["--seed", str(seed)]
                 p.stages.append(Stage(name, "train", argv, deps=["build", *base_deps]))
                 p.trained.append(name)
                 models.append((name, f"{{dep:{name}}}/model", [name]))

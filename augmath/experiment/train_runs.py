@@ -5,6 +5,7 @@
         - {config: gsm8k, amounts: [4, 8, 16]}                     # D_N: the first N queries with their paths
         - {config: gsm8k, amounts: [8, 16], paths_per_query: [1, 2]}   # queries x responses grid
         - {config: gsm8k, rounds: [[0], [0, 1]]}                   # by round: D1, then D1+D2 (amounts: all)
+        - {config: gsm8k-reverse, amounts: [8], seeds: [0, 1, 2]}  # 3 training seeds (stages ...-8-s0, -s1, -s2)
         - mixture:                                                 # original whole + gsm8k D_N
             - {config: gsm8k-original, amount: all}
             - {config: gsm8k}                                      # no amount: takes each N of `amounts`
@@ -62,6 +63,7 @@ class TrainRun:
     rounds: list[int] | list[list[int]] | None = None  # a list of lists: one stage per selection
     overrides: dict[str, Any] = field(default_factory=dict)  # recipe keys for this run only
     name: str | None = None  # label in stage names (default: the config, or the mixture's configs joined by +)
+    seeds: list[int] | None = None  # this run's training seeds, instead of train.seeds (e.g. 3 seeds at one N only)
 
     def validate(self, where: str) -> None:
         """ValueError naming the entry for what the types do not say (amounts > 0, a config or a mixture, ...)."""

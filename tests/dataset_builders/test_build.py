@@ -200,7 +200,8 @@ def _bad_run(tmp_path: Path, runs, edit) -> Path:
     (lambda rows, run: (run / "report.json").unlink(), r"not a finished `augmath augment` run folder \(missing report.json\)"),
     (lambda rows, run: "".join(json.dumps({**r, "strategy": "Add-Fractions"} if i == 2 else r) + "\n"
                                for i, r in enumerate(rows)), r"items.jsonl:3: strategy 'Add-Fractions' is not a valid config name"),
-    (lambda rows, run: "".join(json.dumps({**r, "strategy": "original"}) + "\n" for r in rows), r":1: strategy 'original'"),
+    # an imported seed row may be strategy `original` (augmath import); no source may be named so
+    (lambda rows, run: "".join(json.dumps({**r, "source": "original"}) + "\n" for r in rows), r":1: source 'original'"),
     (lambda rows, run: "".join(json.dumps({k: v for k, v in r.items() if k != "response"}) + "\n" for r in rows),
      r"items.jsonl:1: missing field 'response'"),
     (lambda rows, run: "".join(json.dumps({**r, "path_index": "0"}) + "\n" for r in rows), r":1: field 'path_index' should be int"),

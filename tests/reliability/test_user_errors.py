@@ -59,6 +59,7 @@ CASES = {
                         "--out", str(t / "res"), "--data-dir", "packaged"], "is unreachable"),
     "transfer": (lambda t: ["transfer", str(_bad_file(t, "", None)), "--out", str(t / "tr")], ""),
     "fit": (lambda t: ["fit", str(_bad_file(t, "", None)), "--out", str(t / "fit")], ""),
+    "decide": (lambda t: ["decide", str(_bad_file(t, "", None)), "--against", str(t)], ""),
     "reproduce": (lambda t: ["reproduce", str(_bad_file(t, "", None))], "no results.json"),
     "experiment": (lambda t: ["experiment", str(_bad_file(t, ".yaml", "name: [x\n"))], "invalid YAML"),
 }
