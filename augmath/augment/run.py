@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paths", type=int, default=4, help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the paths")
     p.add_argument("--min-agreement", type=float, default=0.5,
-                   help="majority votes below this agreement ratio are dropped (default 0.5)")
+                   help="majority votes below this agreement ratio are dropped (default 0.5); a vote without a strict "
+                        "majority of the answers given (a 2-2 tie, 2-1-1) is dropped whatever this says")
     p.add_argument("--max-tokens", type=int, default=None,
                    help="max new tokens per call (default 400 gsm8k, 1024 math)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
@@ -201,6 +202,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               "strategies": strategies_report, "tokens": usage, "engine": phases,
               "generators": generators, "query_generation": query_facts,
               "failed_calls": failed,
+              "votes": {"held": 0, "tied vote": 0, **dict(tally.votes)},  # majority votes by outcome
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
               "elapsed_s": round(time.time() - started, 1),
@@ -274,6 +276,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         if q.gold is None:
             vote = majority(texts, kind)
             why = decide(vote, args.min_agreement, min_votes=min(2, len(texts)))
+            tally.votes[why or "held"] += 1
             if why:
                 drop(dropped_row("paths", why, q.seed, name, q.round, q,
                                  detail=f"votes {vote.clusters[:5]} of {vote.total}"))

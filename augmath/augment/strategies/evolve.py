@@ -14,11 +14,13 @@ the seed or of the example.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
+from augmath.augment.replies import collapse, framing, json_fields, json_value, unwrap
 from augmath.grading import last_boxed
 from augmath.sources import Record
 from augmath.augment.strategies import Query, Reject, Strategy
@@ -60,41 +62,52 @@ class Example:
     math_solution: str
 
 
-_LABEL_RE = re.compile(r"^\s*(?:\*\*|#+\s*)?(?:new|rewritten|rephrased|revised|modified)?\s*"
-                       r"(?:problem|question)\s*(?:\d+)?\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.I)
-_STOP_RE = re.compile(r"\n\s*(?:\*\*|#+\s*)?(?:solution|answer|explanation|step\s*1|original problem|note|"
-                      r"example|let'?s|to solve|here'?s)\b|\n\s*\n\s*\n", re.I)
 # "he writes 3x2 = 6 pages": a problem statement does not show its own arithmetic
 _WORKED_RE = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d[\d.,]*\s*=\s*\$?\d")
-_SOLUTION_RE = re.compile(r"(?:^|\n)\s*(?:\*\*|#+\s*)?solution\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?", re.I)
+# "Solution:", "**Solution**", "### Solution", "Solution 2:" on a line of its own or before the solution text
+_SOLUTION_RE = re.compile(r"(?im)(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*(?:step-by-step[ \t]+)?solution"
+                          r"(?:[ \t]*\d)?[ \t]*(?:\*\*|__)?[ \t]*(?:[:：]|(?=\n)|$)[ \t]*(?:\*\*|__)?")
+# the end of a question: "?", or an imperative last sentence ("Calculate the total.", "Find x.")
+_ASK_RE = re.compile(r"(?i)(?:^|[.!?:]\s+|\n)(?:then\s+|now\s+|please\s+)?(?:calculate|find|determine|compute|"
+                     r"work out|figure out|express|give|state|evaluate|solve|show|how|what|which|who|when|where)\b"
+                     r"[^.!?]*[.!]?\s*$")
+_NUMBER_WORDS = r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|dozen|half|twice)\b"
 
 
 def normalize(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+def _cut_at_question(text: str) -> str:
+    """A GSM8K question ends at its last "?" (what follows is a note), or at an imperative last sentence."""
+    if "?" in text:
+        end = text.rfind("?") + 1
+        rest = text[end:].strip()
+        # "... how much does he pay? Round to the nearest cent." is still the question
+        if rest and re.match(r"(?i)(?:round|express|give|assume|answer in|write your answer)\b[^?]*[.!]?$", rest):
+            return text
+        return text[:end]
+    if _ASK_RE.search(text):
+        return text
+    raise Reject("no question asked")
+
+
 def clean_question(text: str, seed: Record, example_new: str, need_question_mark: bool = True) -> str:
-    """The new question in a model's output, or Reject(reason)."""
-    text = text.replace("\r", "").strip()
-    if not text:
+    """The new question in a model's output, or Reject(reason). The reply's wrapping (preamble, labels,
+    quotes, fences, JSON, closing notes) is taken off by augmath.augment.replies; what is left must be one
+    clean, self-contained question, else the reply is dropped with the reason."""
+    if not text.strip():
         raise Reject("empty output")
-    # Keep what follows the last "New problem:"-style label (models often echo the prompt first).
-    labels = list(_LABEL_RE.finditer(text)) or list(re.finditer(r"(?im)^\s*(?:new )?(?:problem|question)\s*:\s*", text))
-    if labels:
-        text = text[labels[-1].end():]
-    stop = _STOP_RE.search("\n" + text)
-    if stop:
-        text = ("\n" + text)[:stop.start()]
-    text = re.sub(r"\s+", " ", text).strip().strip('"“”*`').strip()
+    text = collapse(unwrap(text))
+    if not text:
+        raise Reject("no question in the reply")
     if need_question_mark:
-        if "?" not in text:
-            raise Reject("no question asked")
-        text = text[:text.rfind("?") + 1]
-    if len(text) < 25:
+        text = _cut_at_question(text)
+    if len(text) < (25 if need_question_mark else 12):  # a MATH problem can be "Evaluate $\\log_8 2$."
         raise Reject("too short")
     if len(text) > 2000:
         raise Reject("too long")
-    if not re.search(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", text, re.I):
+    if not re.search(r"\d|" + _NUMBER_WORDS, text, re.I):
         raise Reject("no numbers")
     if _WORKED_RE.search(text):
         raise Reject("contains a worked calculation")
@@ -102,23 +115,41 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
         raise Reject("copy of the seed")
     if normalize(text) in {normalize(example_new), normalize(EXAMPLE_GSM8K), normalize(EXAMPLE_MATH)}:
         raise Reject("copy of the prompt example")
+    left = framing(text)
+    if left:
+        raise Reject(f"reply framing left in the question ({left})")
     return text
 
 
 _WORD_RE = re.compile(r"[a-z]{4,}")
 _NUMS_RE = re.compile(r"\d+(?:\.\d+)?")
+_MATH_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[A-Za-z](?![A-Za-z])|\d+")
 
 
 def numbers_in(text: str) -> Counter:
-    return Counter(_NUMS_RE.findall(text.replace(",", "")))
+    """The numbers of a text as values: "$18.00" and "18" are one number, "1,200" is 1200."""
+    found = Counter()
+    for n in _NUMS_RE.findall(text.replace(",", "")):
+        if "." in n:
+            n = n.rstrip("0").rstrip(".") or "0"
+        found[n.lstrip("0") or "0"] += 1
+    return found
 
 
 def require_related(question: str, seed: Record, minimum: float = 0.2) -> None:
     """A rewrite keeps the seed's setting: at least `minimum` of its longer words. Unrelated text (a model
-    talking about the task instead of doing it) is rejected."""
+    talking about the task instead of doing it) is rejected. A seed with few words ("Evaluate $\\log_8 2$.")
+    is judged by its mathematics too: its LaTeX commands, variables and numbers."""
     seed_words = set(_WORD_RE.findall(seed.question.lower()))
-    if seed_words and len(seed_words & set(_WORD_RE.findall(question.lower()))) < minimum * len(seed_words):
-        raise Reject("unrelated to the seed")
+    words = set(_WORD_RE.findall(question.lower()))
+    if not seed_words or len(seed_words & words) >= minimum * len(seed_words):
+        return
+    if len(seed_words) <= 3:
+        seed_math = set(_MATH_TOKEN_RE.findall(" ".join(re.findall(r"\$[^$]+\$", seed.question))))
+        math = set(_MATH_TOKEN_RE.findall(" ".join(re.findall(r"\$[^$]+\$", question))))
+        if seed_math & math:  # text about the task, not a rewrite, has no mathematics of the seed
+            return
+    raise Reject("unrelated to the seed")
 
 
 def require_numbers_kept(question: str, original: str) -> None:
@@ -128,12 +159,23 @@ def require_numbers_kept(question: str, original: str) -> None:
 
 
 def split_math(text: str) -> tuple[str, str]:
-    """(problem, solution) from a 'Problem: ... Solution: ...' output, or Reject(reason)."""
-    m = _SOLUTION_RE.search(text)
-    if not m:
-        raise Reject("no solution")
-    problem, solution = text[:m.start()], text[m.end():].strip()
-    problem = _LABEL_RE.sub("", problem.strip(), count=1)
+    """(problem, solution) from a 'Problem: ... Solution: ...' output (any heading spelling, or JSON), or
+    Reject(reason)."""
+    value = json_value(text)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        problem, solution, _ = json_fields(value)
+        if not problem:
+            raise Reject("no question in the reply")
+        if not solution:
+            raise Reject("no solution")
+        problem = json.dumps({"problem": problem})  # unwrap() reads it back as the question
+    else:
+        m = _SOLUTION_RE.search(text)
+        if not m:
+            raise Reject("no solution")
+        problem, solution = text[:m.start()], text[m.end():].strip()
     if last_boxed(solution) is None:
         raise Reject("solution has no \\boxed{} answer")
     # Cut anything after the boxed answer's sentence (a model may start another "Original problem:").

@@ -1,0 +1,96 @@
+"""Kept-clean rate of augmath's query parser on the reply corpus (tests/data/query_replies.jsonl), per format.
+
+    python benchmarks/query_replies.py [--details]
+
+Every reply goes through the real parser (the strategy's `parse`, or the paper prompt's) and the pipeline's
+framing check (augmath.augment.queries.parse_queries). Per (reply, strategy) the outcome is
+    clean     kept, with exactly the expected question (whitespace aside)
+    polluted  kept, with any other text: the failure that matters most (it reaches the training data)
+    dropped   not kept although the reply holds a valid question (the reason is printed with --details)
+and, for the corpus' replies holding no usable question, whether they were dropped with the expected reason.
+docs/augment.md shows this table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "query_replies.jsonl"
+
+
+def outcomes(rows: list[dict]) -> list[dict]:
+    """One outcome per (row, strategy): {id, format, style, source, strategy, outcome, got, reason}."""
+    from augmath.augment.replies import framing
+    from augmath.augment.strategies import EVOLUTION, REGISTRY, Reject
+    from augmath.augment.strategies.paper import PAPER
+    from augmath.sources import load
+
+    seeds = {r.id: r for source in ("gsm8k", "math") for r in load(source, "train", "packaged")}
+    out = []
+    for row in rows:
+        seed = seeds[row["seed_id"]]
+        if row["strategy"] == "paper":
+            results = PAPER.parse(seed, row["reply"], 0, "m", {}, EVOLUTION)
+        else:
+            try:
+                results = {row["strategy"]: REGISTRY[row["strategy"]].parse(seed, row["reply"], 0, "m", {})}
+            except Reject as e:
+                results = {row["strategy"]: e}
+        for name, expected in row["expected"].items():
+            got = results[name]
+            if not isinstance(got, Reject) and framing(got.question):
+                got = Reject(f"reply framing left in the question ({framing(got.question)})")
+            kept = None if isinstance(got, Reject) else got.question
+            reason = str(got) if isinstance(got, Reject) else None
+            if expected is None:
+                outcome = "dropped as expected" if reason == row["reasons"][name] else (
+                    "wrong drop reason" if reason else "kept a reply with no question")
+            elif kept is None:
+                outcome = "dropped"
+            else:
+                outcome = "clean" if " ".join(kept.split()) == " ".join(expected.split()) else "polluted"
+            out.append({"id": row["id"], "format": row["format"], "style": row["style"], "source": row["source"],
+                        "strategy": name, "outcome": outcome, "got": kept, "reason": reason, "expected": expected})
+    return out
+
+
+def table(results: list[dict]) -> str:
+    by_format: dict[tuple, Counter] = defaultdict(Counter)
+    for r in results:
+        if r["expected"] is not None:
+            by_format[(r["style"], r["source"], r["format"])][r["outcome"]] += 1
+    lines = ["| style | source | format | replies | kept clean | polluted | dropped |", "|---|---|---|---|---|---|---|"]
+    total = Counter()
+    for (style, source, fmt), c in sorted(by_format.items()):
+        n = sum(c.values())
+        total.update(c)
+        lines.append(f"| {style} | {source} | {fmt} | {n} | {c['clean'] / n:.0%} | {c['polluted']} | {c['dropped']} |")
+    n = sum(total.values())
+    lines.append(f"| **all** | | | {n} | **{total['clean'] / n:.1%}** | {total['polluted']} | {total['dropped']} |")
+    drops = Counter(r["outcome"] for r in results if r["expected"] is None)
+    lines.append("")
+    lines.append(f"replies with no usable question: {sum(drops.values())}, dropped with the expected reason: "
+                 f"{drops['dropped as expected']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--details", action="store_true", help="also list every reply not kept clean")
+    args = p.parse_args()
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    results = outcomes(rows)
+    print(table(results))
+    if args.details:
+        for r in results:
+            if r["outcome"] not in ("clean", "dropped as expected"):
+                print(f"\n{r['outcome']}: {r['id']} [{r['strategy']}] reason={r['reason']}\n  got:      {r['got']}"
+                      f"\n  expected: {r['expected']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
