@@ -1,6 +1,7 @@
 """Kept-clean rate of augmath's query parser on the reply corpus (tests/data/query_replies.jsonl), per format.
 
     python benchmarks/query_replies.py [--details]
+    PYTHONPATH=/path/to/older/checkout python benchmarks/query_replies.py   # the same corpus, an older parser
 
 Every reply goes through the real parser (the strategy's `parse`, or the paper prompt's) and the pipeline's
 framing check (augmath.augment.queries.parse_queries). Per (reply, strategy) the outcome is
@@ -23,7 +24,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "query_replies
 
 def outcomes(rows: list[dict]) -> list[dict]:
     """One outcome per (row, strategy): {id, format, style, source, strategy, outcome, got, reason}."""
-    from augmath.augment.replies import framing
+    try:
+        from augmath.augment.replies import framing
+    except ImportError:  # an augmath from before the framing check (PYTHONPATH=an older checkout: the baseline)
+        def framing(question, seed=""):
+            return None
     from augmath.augment.strategies import EVOLUTION, REGISTRY, Reject
     from augmath.augment.strategies.paper import PAPER
     from augmath.sources import load
@@ -41,8 +46,8 @@ def outcomes(rows: list[dict]) -> list[dict]:
                 results = {row["strategy"]: e}
         for name, expected in row["expected"].items():
             got = results[name]
-            if not isinstance(got, Reject) and framing(got.question):
-                got = Reject(f"reply framing left in the question ({framing(got.question)})")
+            if not isinstance(got, Reject) and framing(got.question, seed.question):
+                got = Reject(f"reply framing left in the question ({framing(got.question, seed.question)})")
             kept = None if isinstance(got, Reject) else got.question
             reason = str(got) if isinstance(got, Reject) else None
             if expected is None:

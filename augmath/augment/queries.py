@@ -141,7 +141,7 @@ def parse_queries(pending: list[Pending], completions: dict[int, object], params
             except Reject as e:
                 results = {s.name: e}
         for name, q in results.items():
-            left = None if isinstance(q, Reject) else framing(q.question)
+            left = None if isinstance(q, Reject) else framing(q.question, p.seed.question)
             if left:  # the parsers' own check, again over every kept query: framing never reaches the data
                 q = Reject(f"reply framing left in the question ({left})")
             if isinstance(q, Reject):

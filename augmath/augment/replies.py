@@ -84,12 +84,18 @@ _LABEL_INLINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LA
 _LABEL_LINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LABEL_CORE}[ \t]*(?:\*\*|__)?"
                             r"[ \t]*[:：]?[ \t]*(?:\*\*|__)?[ \t]*$\n?")
 # a preamble line: a reply's opening words, or a line introducing what follows ("... harder:")
+# ("Here are two functions:" / "Below is the graph of ...:" open MATH problems: those need a word about the task)
 _PREAMBLE_RE = re.compile(r"(?i)^\s*(?:#+\s*)?(?:\*\*)?\s*(?:sure|certainly|of course|okay|ok\b|absolutely|great|"
-                          r"alright|here(?:'s|’s| is| are)|below is|let'?s|let me|i've|i have|i'll|i will|"
-                          r"the following|this is|to make)")
+                          r"alright|let'?s|let me|i've|i'll|i will|to make|"
+                          r"(?:here(?:'s|’s| is| are)|below is|the following|this is)\b.*(?:problem|question|version|"
+                          r"variation|rewrit|rephras|harder|challeng|modif))")
+# a note about the rewrite (not a MATH problem's own "Note that $\bar{z}$ denotes ..."): it talks of the task
+_ABOUT_REWRITE = (r"(?=[^\n]{0,100}\b(?:version|rephras|rewrit|reword|original|chang|kept|keep|modif|variation|"
+                  r"new problem|unchanged|harder|easier|complex|masked|unknown|instead|added|adds|introduc))")
 # a closing note or a solution after the question: everything from it on is cut
-_STOP_RE = re.compile(r"(?im)^[ \t]*(?:[-*>][ \t]*)?(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*\(?(?:solution|answer|"
-                      r"final answer|explanation|step\s*1|original problem|notes?|example|let'?s|to solve|"
+_STOP_RE = re.compile(r"(?im)^[ \t]*(?:[-*>][ \t]*)?(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*\(?(?:"
+                      r"(?:step-by-step )?solution(?=\s*(?:\*\*)?\s*(?:[:：]|$))|answer(?=\s*(?:\*\*)?\s*[:：=]| is)|"
+                      r"final answer|explanation|step\s*1|original problem|notes?\b" + _ABOUT_REWRITE + r"|example|let'?s|to solve|"
                       r"here'?s|here is|this (?:version|problem|new|rephras\w*|rewrit\w*|variation|question|change\w*|"
                       r"modification|adds|introduces|keeps|requires|makes)|in this (?:version|variation|problem)|"
                       r"the (?:new|rephrased|rewritten|modified) (?:problem|question|version)|changes(?: made)?|"
@@ -98,7 +104,7 @@ _STOP_RE = re.compile(r"(?im)^[ \t]*(?:[-*>][ \t]*)?(?:#+[ \t]*)?(?:\*\*|__)?[ \
                       r"^[ \t]*(?:---|\*\*\*|___)|"
                       r"^[ \t]*\*\*[^*\n]{1,60}?[:：]?[ \t]*\*\*[ \t]*[:：]?")  # "**Why it's harder:** ...": a note
 # the same notes after the question's last sentence, on the question's own line
-_TAIL_NOTE_RE = re.compile(r"(?<=[.?!$)])[ \t]+\(?(?:\*\*)?(?:(?:note|this (?:version|problem|new|rephras\w*|"
+_TAIL_NOTE_RE = re.compile(r"(?<=[.?!$)])[ \t]+\(?(?:\*\*)?(?:(?:note\b" + _ABOUT_REWRITE + r"|this (?:version|problem|new|rephras\w*|"
                            r"rewrit\w*|variation|question|adds|introduces|keeps|requires|makes)|in this version|"
                            r"final answer)\b|answer\s*[:：]).*$", re.I | re.S)
 _BOXED_TAIL_RE = re.compile(r"(?is)(?:^|(?<=[.?!$)\s]))\s*(?:\*\*)?\s*(?:the\s+)?(?:final\s+)?answer(?: is)?"
@@ -121,7 +127,14 @@ def _fence_body(text: str) -> str:
     return fences[0].group(2)
 
 
-def unwrap(text: str) -> str:
+def _in_seed(fragment: str, seed: str) -> bool:
+    """Text the seed itself holds ("Note: When entering a square root ...", "Below is a portion of the graph")
+    is part of the problem, not framing."""
+    fragment = " ".join(fragment.split()).strip(" .?!(").lower()
+    return bool(fragment) and fragment in " ".join(seed.split()).lower()
+
+
+def unwrap(text: str, seed: str = "") -> str:
     """A reply with its wrapping taken off: JSON value, fence, quote marks, preamble and labels, closing
     notes. Newlines are kept (the caller collapses them); the question is not yet cut at its end."""
     text = text.replace("\r", "").strip()
@@ -142,19 +155,23 @@ def unwrap(text: str) -> str:
         first, _, rest = text.partition("\n")
         introduces = re.search(r"[:：]\s*(?:\*\*)?\s*$", first) and "$" not in first and re.search(
             r"(?i)problem|question|version|variation|rewrit|rephras|harder|challeng", first)
-        if rest.strip() and (_PREAMBLE_RE.match(first) or introduces) and "?" not in first:
+        if rest.strip() and (_PREAMBLE_RE.match(first) or introduces) and "?" not in first \
+                and not _in_seed(first, seed):
             text = rest.strip()
             continue
         break
     # a "Sure! Here is the new problem: ..." opening on the question's own line
     text = re.sub(r"(?i)^(?:sure|certainly|of course|okay|absolutely)[!,.]*\s+", "", text)
     stop = _STOP_RE.search(text, 1)
-    while stop and not text[:stop.start()].strip():
+    while stop and (not text[:stop.start()].strip() or _in_seed(text[stop.start():stop.start() + 40], seed)):
         stop = _STOP_RE.search(text, stop.end())
     if stop:
         text = text[:stop.start()]
-    text = _BOXED_TAIL_RE.sub("", text)
-    return _TAIL_NOTE_RE.sub("", text.strip()).strip()
+    for pattern in (_BOXED_TAIL_RE, _TAIL_NOTE_RE):
+        tail = pattern.search(text.strip())
+        if tail and not _in_seed(tail.group(0)[:40], seed):
+            text = text.strip()[:tail.start()]
+    return text.strip()
 
 
 def collapse(text: str) -> str:
@@ -167,27 +184,30 @@ def collapse(text: str) -> str:
 
 # --- the check every stored question passes ---------------------------------------------------------------
 _FRAMING = [
-    ("a leading preamble", re.compile(r"(?i)^(?:here(?:'s|’s| is| are)\b|sure\b|certainly\b|of course\b|okay\b|"
-                                      r"absolutely\b|let'?s\b|below is)")),
+    ("a leading preamble", re.compile(r"(?i)^(?:sure\b|certainly\b|of course\b|okay\b|absolutely\b|let'?s\b|"
+                                      r"(?:here(?:'s|’s| is| are)|below is)\b[^.:]{0,60}(?:problem|question|"
+                                      r"version|variation|rewrit|rephras))")),
     ("a label", re.compile(r"(?i)^(?:\*\*)?\s*(?:new|rewritten|rephrased|revised|modified|evolved|original)?\s*"
                            r"(?:problem|question)\s*\d*\s*(?:\*\*)?\s*[:：]")),
     ("a label", re.compile(r"(?i)^(?:new|rewritten|rephrased|revised|modified|evolved)\s+(?:problem|question)\b")),
     ("heading marks", re.compile(r"(?m)^\s*#{1,6}\s")),
-    ("bold marks", re.compile(r"\*\*")),
+    ("bold marks", re.compile(r"\*\*[A-Za-z][^*\n]{0,80}\*\*|^\*\*|\*\*$")),
     ("a code fence", re.compile(r"```")),
     ("JSON around the question", re.compile(r'^\s*[\[{]\s*"|"\s*[}\]]\s*$|"\w+"\s*:\s*"')),
     ("a block quote mark", re.compile(r"^\s*>")),
-    ("a trailing note", re.compile(r"(?i)(?:^|[.?!]\s+)\(?(?:note\b|this (?:version|problem|new|rephrased|"
+    ("a trailing note", re.compile(r"(?i)(?:^|[.?!]\s+)\(?(?:note\b" + _ABOUT_REWRITE + r"|this (?:version|problem|new|rephrased|"
                                    r"rewritten|variation|question) (?:adds|introduces|keeps|requires|makes|is|has|"
                                    r"now|changes|uses|includes)|in this version)")),
-    ("an answer", re.compile(r"(?i)\\boxed\{|final answer|(?:^|\s)(?:answer|solution)\s*[:：]")),
+    ("an answer", re.compile(r"(?i)\\boxed\{|final answer\s*(?:is|[:：])|(?:^|\s)(?:answer|solution)\s*[:：]")),
     ("prompt scaffolding", re.compile(r"(?i)original problem\s*:|##\s*end\d*|question\s*\d\s*:|solution\s*\d\s*:")),
 ]
 
 
-def framing(question: str) -> str | None:
-    """What of a reply's framing is left in a question (to drop it), or None for a clean question."""
+def framing(question: str, seed: str = "") -> str | None:
+    """What of a reply's framing is left in a question (to drop it), or None for a clean question. What the
+    seed question itself holds (a MATH problem's own "Note: ...", "Below is the graph ...") is not framing."""
     for what, pattern in _FRAMING:
-        if pattern.search(question):
-            return what
+        for m in pattern.finditer(question):
+            if not _in_seed(question[m.start():m.end() + 30][:max(len(m.group(0)), 12)], seed):
+                return what
     return None

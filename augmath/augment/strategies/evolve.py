@@ -68,9 +68,10 @@ _WORKED_RE = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d[\d.,]*\s*=\s*\$?\d")
 _SOLUTION_RE = re.compile(r"(?im)(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*(?:step-by-step[ \t]+)?solution"
                           r"(?:[ \t]*\d)?[ \t]*(?:\*\*|__)?[ \t]*(?:[:：]|(?=\n)|$)[ \t]*(?:\*\*|__)?")
 # the end of a question: "?", or an imperative last sentence ("Calculate the total.", "Find x.")
-_ASK_RE = re.compile(r"(?i)(?:^|[.!?:]\s+|\n)(?:then\s+|now\s+|please\s+)?(?:calculate|find|determine|compute|"
-                     r"work out|figure out|express|give|state|evaluate|solve|show|how|what|which|who|when|where)\b"
-                     r"[^.!?]*[.!]?\s*$")
+_ASK_RE = re.compile(r"(?i)(?:^|[.!?:,;]\s+|\n|\bthen\s+|\b(?:at|in|by|on|for|to|wondering)\s+(?=wh|how))"
+                     r"(?:then\s+|now\s+|please\s+)?(?:calculate|find|determine|compute|work out|figure out|express|"
+                     r"give|state|evaluate|solve|show|how|what|which|who|when|where)\b"
+                     r"(?:[^.!?]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|vs)\.|\d\.\d)*[.!]?\s*$")
 _NUMBER_WORDS = r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|dozen|half|twice)\b"
 
 
@@ -83,8 +84,12 @@ def _cut_at_question(text: str) -> str:
     if "?" in text:
         end = text.rfind("?") + 1
         rest = text[end:].strip()
-        # "... how much does he pay? Round to the nearest cent." is still the question
-        if rest and re.match(r"(?i)(?:round|express|give|assume|answer in|write your answer)\b[^?]*[.!]?$", rest):
+        # "... how much does he pay? Round to the nearest cent." / "(There are 128 ounces to a gallon.)" /
+        # "There are 1,000 ml in 1 liter." are still the question; a note about the rewrite is cut before this
+        if rest and re.match(r"(?i)\(?(?:round|express|give|assume|answer in|write your answer|there (?:are|is)|"
+                             r"use|hint|note that|\(?24)\b[^?]*[.!)]?$", rest):
+            return text
+        if rest.startswith("(") and rest.endswith(")") and not re.search(r"(?i)version|rewrit|rephras|chang", rest):
             return text
         return text[:end]
     if _ASK_RE.search(text):
@@ -98,24 +103,26 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
     clean, self-contained question, else the reply is dropped with the reason."""
     if not text.strip():
         raise Reject("empty output")
-    text = collapse(unwrap(text))
+    text = collapse(unwrap(text, seed.question))
     if not text:
         raise Reject("no question in the reply")
     if need_question_mark:
         text = _cut_at_question(text)
     if len(text) < (25 if need_question_mark else 12):  # a MATH problem can be "Evaluate $\\log_8 2$."
         raise Reject("too short")
-    if len(text) > 2000:
+    if len(text) > max(2000, 2 * len(seed.question)):  # a MATH problem with an [asy] figure is long
         raise Reject("too long")
-    if not re.search(r"\d|" + _NUMBER_WORDS, text, re.I):
-        raise Reject("no numbers")
-    if _WORKED_RE.search(text):
+    if seed.source != "math" and not re.search(r"\d|" + _NUMBER_WORDS, text, re.I):
+        raise Reject("no numbers")  # (a MATH problem may have none: "Let $f(x) = Ax + B$ ...")
+    # a MATH problem's equations ("$x^2+y^2 - 7 = 2y$") are not worked calculations: only its prose is checked
+    prose = re.sub(r"\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)", " ", text) if seed.source == "math" else text
+    if _WORKED_RE.search(prose):
         raise Reject("contains a worked calculation")
     if normalize(text) == normalize(seed.question):
         raise Reject("copy of the seed")
     if normalize(text) in {normalize(example_new), normalize(EXAMPLE_GSM8K), normalize(EXAMPLE_MATH)}:
         raise Reject("copy of the prompt example")
-    left = framing(text)
+    left = framing(text, seed.question)
     if left:
         raise Reject(f"reply framing left in the question ({left})")
     return text
