@@ -21,8 +21,14 @@ import statistics
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "query_replies.jsonl"
-LIMITS = {"gsm8k": 400, "math": 1024}  # augmath.augment.run: the default --max-tokens per source
+LIMITS = {"gsm8k": 400, "math": 1024}  # the default --max-tokens before issue #27 (still: the embedded server)
 PAPER_FACTOR = 5  # augmath.augment.queries.PAPER_TOKENS_FACTOR
+
+
+def endpoint_limits() -> dict:
+    from augmath.augment.run import MAX_TOKENS
+
+    return MAX_TOKENS["endpoint"]  # the default with a model at a URL (issue #27)
 
 
 def tokenizer():
@@ -51,33 +57,33 @@ def main() -> int:
     def n(text: str) -> int:
         return len(tok(text, add_special_tokens=False)["input_ids"])
 
-    print("| replies | tokens p50 | p95 | max | limit | cut off |\n|---|---|---|---|---|---|")
+    new = endpoint_limits()
+    print("| replies | tokens p50 | p95 | max | cut off at 400 / 1024 (x5 paper) | cut off at "
+          f"{new['gsm8k']} / {new['math']} (endpoint default) |\n|---|---|---|---|---|---|")
+
+    def row(name: str, lengths: list[int], source: str, factor: int = 1) -> None:
+        lengths = sorted(lengths)
+        print(f"| {name} | {statistics.median(lengths):.0f} | {lengths[int(0.95 * (len(lengths) - 1))]} | "
+              f"{lengths[-1]} | {share_over(lengths, LIMITS[source] * factor)} | "
+              f"{share_over(lengths, new[source] * factor)} |")
+
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line]
     for style in ("per-strategy", "paper"):
         for source in ("gsm8k", "math"):
-            lengths = sorted(n(r["reply"]) for r in rows if r["style"] == style and r["source"] == source)
-            limit = LIMITS[source] * (PAPER_FACTOR if style == "paper" else 1)
-            print(f"| corpus {style} {source} | {statistics.median(lengths):.0f} | "
-                  f"{lengths[int(0.95 * (len(lengths) - 1))]} | {lengths[-1]} | {limit} | {share_over(lengths, limit)} |")
+            row(f"corpus {style} {source}", [n(r["reply"]) for r in rows
+                                             if r["style"] == style and r["source"] == source],
+                source, PAPER_FACTOR if style == "paper" else 1)
     for source in ("gsm8k", "math"):
         records = [r for r in load(source, "train", args.data_dir)[:args.limit] if r.solution]
         q = [n(r.question) for r in records]
         s = [n(r.solution) for r in records]
-        limit = LIMITS[source]
         for f in (1, 2, 3):
-            paths = sorted(int(f * x) for x in s)
-            unsorted = [int(a + f * b) + 20 for a, b in zip(q, s)]  # + a label line or two
-            replies = sorted(unsorted)
-            print(f"| verbose x{f} {source} sampled path | {statistics.median(paths):.0f} | "
-                  f"{paths[int(0.95 * (len(paths) - 1))]} | {paths[-1]} | {limit} | {share_over(paths, limit)} |")
-            print(f"| verbose x{f} {source} query reply (question + solution) | {statistics.median(replies):.0f} | "
-                  f"{replies[int(0.95 * (len(replies) - 1))]} | {replies[-1]} | {limit} | "
-                  f"{share_over(replies, limit)} |")
-            if source == "math":
-                fives = sorted(sum(unsorted[i:i + 5]) + 60 for i in range(0, len(unsorted) - 4, 5))
-                print(f"| verbose x{f} math paper reply (five items) | {statistics.median(fives):.0f} | "
-                      f"{fives[int(0.95 * (len(fives) - 1))]} | {fives[-1]} | {limit * PAPER_FACTOR} | "
-                      f"{share_over(fives, limit * PAPER_FACTOR)} |")
+            replies = [int(a + f * b) + 20 for a, b in zip(q, s)]  # + a label line or two
+            row(f"verbose x{f} {source} sampled path", [int(f * x) for x in s], source)
+            row(f"verbose x{f} {source} query reply (question + solution)", replies, source)
+            if source == "math":  # five consecutive items (not sorted: a random mix of lengths)
+                row(f"verbose x{f} math paper reply (five items)",
+                    [sum(replies[i:i + 5]) + 60 for i in range(0, len(replies) - 4, 5)], source, PAPER_FACTOR)
     return 0
 
 

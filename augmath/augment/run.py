@@ -29,7 +29,7 @@ from pathlib import Path
 
 from augmath import __version__
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
-from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.augment.endpoints import Engines, add_endpoint_arguments, endpoint_of
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
 from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
@@ -53,7 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="majority votes below this agreement ratio are dropped (default 0.5); a vote without a strict "
                         "majority of the answers given (a 2-2 tie, 2-1-1) is dropped whatever this says")
     p.add_argument("--max-tokens", type=int, default=None,
-                   help="max new tokens per call (default 400 gsm8k, 1024 math)")
+                   help="max new tokens per call (default: with the embedded server 400 gsm8k / 1024 math; with an "
+                        "endpoint URL 1024 / 2048, so that a verbose model's replies are not cut off; "
+                        "benchmarks/reply_lengths.py)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     add_endpoint_arguments(p)
@@ -146,11 +148,24 @@ def run(args: argparse.Namespace) -> int:
         return _augment(args, out, config, strategies, seeds, started)
 
 
+# Default max new tokens per call. The embedded SmolLM2 server has 2048 tokens of context per slot (prompt
+# included), and its 135M model rambles to the limit; a strong model at a URL writes solutions 2-3x as long as
+# the references, which 400 / 1024 would cut off for 36% / 5% of GSM8K / MATH paths at 3x (a cut-off reply is
+# rejected whole). Measured by benchmarks/reply_lengths.py; figures in docs/augment.md.
+MAX_TOKENS = {"embedded": {"gsm8k": 400, "math": 1024}, "endpoint": {"gsm8k": 1024, "math": 2048}}
+
+
+def max_tokens_for(args: argparse.Namespace, role: str, kind: str) -> int:
+    """--max-tokens, else the default for the role's server (embedded, or a model at a URL)."""
+    if args.max_tokens:
+        return args.max_tokens
+    return MAX_TOKENS["endpoint" if endpoint_of(args, role)[0] else "embedded"][kind]
+
+
 def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float) -> int:
     from augmath.engine import Request
 
     kind = "gsm8k" if args.source == "gsm8k" else "math"
-    max_tokens = args.max_tokens or (400 if kind == "gsm8k" else 1024)
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
     if args.prompt_style == "paper":
         prompt_hashes["paper"] = PAPER.prompt_hash
@@ -174,7 +189,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         engines, phases, failed = Engines(args, stack, out), {}, 0
         if pending:
             engine = engines.get("query")
-            requests = [Request(p.messages, 1, query_params(p, args, max_tokens), {"i": i})
+            requests = [Request(p.messages, 1, query_params(p, args, max_tokens_for(args, "query", kind)), {"i": i})
                         for i, p in enumerate(pending)]
             completions = engine.run(requests)
             phases["queries"] = engine.stats.summary()
@@ -185,7 +200,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         queries.sort(key=lambda q: (*order[(q.seed.id, q.strategy)], q.round))
         untrusted = [q for q in queries if not q.solution_trusted]
         engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
-        sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
+        sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens_for(args, "response", kind),
+                                             labels)
         if sampled:
             phases["paths"] = engine.stats.summary()
             failed += len(engine.failures)

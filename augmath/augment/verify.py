@@ -175,12 +175,12 @@ def decide(vote: Vote, min_agreement: float, min_votes: int = 2) -> str | None:
     answer seen first)."""
     if vote.answer is None:
         return "no path gave an answer"
+    if vote.votes < min_votes:
+        return "too few agreeing paths"
     if vote.tie:
         return "tied vote"
     if 2 * vote.votes <= sum(n for _, n in vote.clusters):
         return "no strict majority"  # 2-1-1: the largest answer is not more than half of those given
-    if vote.votes < min_votes:
-        return "too few agreeing paths"
     if vote.agreement < min_agreement:
         return "agreement below threshold"
     return None

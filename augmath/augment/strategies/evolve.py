@@ -67,11 +67,15 @@ _WORKED_RE = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d[\d.,]*\s*=\s*\$?\d")
 # "Solution:", "**Solution**", "### Solution", "Solution 2:" on a line of its own or before the solution text
 _SOLUTION_RE = re.compile(r"(?im)(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*(?:step-by-step[ \t]+)?solution"
                           r"(?:[ \t]*\d)?[ \t]*(?:\*\*|__)?[ \t]*(?:[:：]|(?=\n)|$)[ \t]*(?:\*\*|__)?")
-# the end of a question: "?", or an imperative last sentence ("Calculate the total.", "Find x.")
-_ASK_RE = re.compile(r"(?i)(?:^|[.!?:,;]\s+|\n|\bthen\s+|\b(?:at|in|by|on|for|to|wondering)\s+(?=wh|how))"
-                     r"(?:then\s+|now\s+|please\s+)?(?:calculate|find|determine|compute|work out|figure out|express|"
-                     r"give|state|evaluate|solve|show|how|what|which|who|when|where)\b"
-                     r"(?:[^.!?]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|vs)\.|\d\.\d)*[.!]?\s*$")
+# the end of a question without "?": an imperative last sentence ("Calculate the total.", "..., find x.").
+# Wh-words without "?" are not enough: a small model describing the problem ("... and how many pages she
+# can read tomorrow.") is not asking anything.
+_ASK_RE = re.compile(r"(?i)(?:^|[.!?:,;]\s+|\n|\bthen\s+)(?:then\s+|now\s+|please\s+)?(?:calculate|find|"
+                     r"determine|compute|work out|figure out|evaluate|express)\b"
+                     r"(?:[^.!?]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|vs)\.|\d\.\d)*[.!]?\s*$"
+                     # or a last sentence that starts with a question word and lost its "?"
+                     r"|(?:^|[.!?]\s+)(?:if\b(?:[^.!?]|\d\.\d)*,\s*)?(?:how|what|which|who|when|where)\b"
+                     r"(?:[^.!?]|\d\.\d)*\.?\s*$")
 _NUMBER_WORDS = r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|dozen|half|twice)\b"
 
 
@@ -128,6 +132,7 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
     return text
 
 
+_PROBLEM_LABEL_RE = re.compile(r"^(?:\*\*|#+\s*)?\s*(?:new\s+)?problem\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.I)
 _WORD_RE = re.compile(r"[a-z]{4,}")
 _NUMS_RE = re.compile(r"\d+(?:\.\d+)?")
 _MATH_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[A-Za-z](?![A-Za-z])|\d+")
@@ -183,6 +188,7 @@ def split_math(text: str) -> tuple[str, str]:
         if not m:
             raise Reject("no solution")
         problem, solution = text[:m.start()], text[m.end():].strip()
+        problem = _PROBLEM_LABEL_RE.sub("", problem.strip(), count=1)
     if last_boxed(solution) is None:
         raise Reject("solution has no \\boxed{} answer")
     # Cut anything after the boxed answer's sentence (a model may start another "Original problem:").
