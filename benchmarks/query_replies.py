@@ -66,7 +66,8 @@ def table(results: list[dict]) -> str:
     by_format: dict[tuple, Counter] = defaultdict(Counter)
     for r in results:
         if r["expected"] is not None:
-            by_format[(r["style"], r["source"], r["format"])][r["outcome"]] += 1
+            fmt = "handwritten" if r["format"].startswith("handwritten_") else r["format"]
+            by_format[(r["style"], r["source"], fmt)][r["outcome"]] += 1
     lines = ["| style | source | format | replies | kept clean | polluted | dropped |", "|---|---|---|---|---|---|---|"]
     total = Counter()
     for (style, source, fmt), c in sorted(by_format.items()):
@@ -82,13 +83,41 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def real_questions(data_dir: str) -> str:
+    """Every train question of GSM8K and MATH written back as a plain reply (to another seed): how many come
+    back unchanged, and why the others do not (the unwrapping must take off nothing a problem holds)."""
+    from collections import Counter
+
+    from augmath.augment.strategies import Reject
+    from augmath.augment.strategies.evolve import clean_question
+    from augmath.sources import load
+
+    lines = ["| source | questions | unchanged | changed | dropped (reasons) |", "|---|---|---|---|---|"]
+    for source in ("gsm8k", "math"):
+        records = load(source, "train", data_dir)
+        counts: Counter = Counter()
+        for r in records[1:]:
+            try:
+                got = clean_question(r.question, records[0], "x", need_question_mark=source == "gsm8k")
+                counts["unchanged" if got == " ".join(r.question.split()) else "changed"] += 1
+            except Reject as e:
+                counts[str(e)] += 1
+        reasons = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("unchanged", "changed"))
+        lines.append(f"| {source} | {len(records) - 1} | {counts['unchanged']} | {counts['changed']} | {reasons} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--details", action="store_true", help="also list every reply not kept clean")
+    p.add_argument("--real", metavar="DATA_DIR", default=None,
+                   help="also write every train question of DATA_DIR (or 'packaged') back as a plain reply")
     args = p.parse_args()
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
     results = outcomes(rows)
     print(table(results))
+    if args.real:
+        print("\n" + real_questions(args.real))
     if args.details:
         for r in results:
             if r["outcome"] not in ("clean", "dropped as expected"):

@@ -156,3 +156,26 @@ def test_replayed_replies_store_exactly_the_models_questions(tmp_path, source, s
     assert report["votes"]["tied vote"] >= 1 and tie not in {r["question"] for r in items}
     assert any(r["reason"] == "tied vote" for r in dropped)
     assert len(server.requests) >= len(replies)
+    # a model at a URL gets room for verbose replies: 1024 / 2048 new tokens per call, 5x for a paper reply
+    limit = {"gsm8k": 1024, "math": 2048}[source]
+    sent = {(r["messages"][0]["content"] in SOLVER_SYSTEM.values(), r["max_tokens"]) for r in server.requests}
+    assert sent == {(True, limit), (False, limit * (5 if style == "paper" else 1))}
+
+
+@pytest.mark.parametrize("flags, role, expected", [
+    ([], "query", 400), ([], "response", 400),  # the embedded server: its 2048-token slots
+    (["--base-url", "http://127.0.0.1:9/v1"], "query", 1024),
+    (["--query-base-url", "http://127.0.0.1:9/v1"], "query", 1024),
+    (["--query-base-url", "http://127.0.0.1:9/v1"], "response", 400),  # paths still from the embedded server
+    (["--base-url", "http://127.0.0.1:9/v1", "--max-tokens", "300"], "response", 300),
+])
+def test_max_tokens_default_depends_on_the_server(flags, role, expected):
+    import argparse
+
+    from augmath.augment.run import add_arguments, max_tokens_for
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--source", "gsm8k", "--out", "x", *flags])
+    assert max_tokens_for(args, role, "gsm8k") == expected
+    assert max_tokens_for(args, role, "math") == {400: 1024, 1024: 2048, 300: 300}[expected]

@@ -77,8 +77,9 @@ _ADJ = (r"(?:new|rewritten|rephrased|reworded|revised|modified|evolved|harder|mo
         r"complex|updated|final|variant|alternative|changed|transformed|self-verification|verification|"
         r"math|word|practice|grade|school|competition|resulting|following|your|my|the|a|an|one)")
 _LABEL_CORE = (rf"(?:(?:sure|certainly|of course|okay|ok|absolutely|great)[!,.]*\s*)?"
-               rf"(?:here(?:'s|’s| is| are)\s+)?(?:{_ADJ}[\s-]+){{0,5}}"
-               r"(?:problem|question|version)(?:\s*\d+)?(?:\s*\([^)\n]{0,60}\))?")
+               rf"(?:here(?:'s|’s| is| are)\s+)?(?:(?:{_ADJ}[\s-]+){{0,5}}"
+               r"(?:problem|question|version)(?:\s*\d+)?(?:\s*\([^)\n]{0,60}\))?"
+               r"|(?:rephrased|rewritten|reworded|revised)(?=\s*(?:\*\*|__)?\s*[:：]))")  # "**Rephrased:** q"
 _LABEL_INLINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LABEL_CORE}[ \t]*(?:\*\*|__)?"
                               r"[ \t]*[:：][ \t]*(?:\*\*|__)?[ \t]*")
 _LABEL_LINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LABEL_CORE}[ \t]*(?:\*\*|__)?"
