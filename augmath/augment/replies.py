@@ -161,6 +161,8 @@ def unwrap(text: str, seed: str = "") -> str:
             text = rest.strip()
             continue
         break
+    # a lone list item ("1. Tom has ...", "- Tom has ..."): several of them were refused before unwrapping
+    text = re.sub(r"^(?:1[.)]|[-*•])[ \t]+(?=\S)", "", text)
     # a "Sure! Here is the new problem: ..." opening on the question's own line
     text = re.sub(r"(?i)^(?:sure|certainly|of course|okay|absolutely)[!,.]*\s+", "", text)
     stop = _STOP_RE.search(text, 1)
@@ -173,6 +175,23 @@ def unwrap(text: str, seed: str = "") -> str:
         if tail and not _in_seed(tail.group(0)[:40], seed):
             text = text.strip()[:tail.start()]
     return text.strip()
+
+
+# alternatives offered side by side ("**Option 1:** ... **Option 2:** ...", "1. ...?\n2. ...?"): which one is
+# "the" question is not for the parser to guess, so such a reply is dropped
+_ALTERNATIVE_RE = re.compile(r"(?im)^[ \t]*(?:#+[ \t]*)?(?:[-*][ \t]+)?(?:\*\*)?[ \t]*(?:(?:option|version|variant|"
+                             r"alternative|problem|question)[ \t]*[1-9]|[1-9][.)])")
+
+
+def several_questions(text: str) -> bool:
+    """A reply offering two or more alternative questions (numbered, or "Option 1"/"Problem 2" items)."""
+    text = text.replace("\r", "")
+    starts = [m.start() for m in _ALTERNATIVE_RE.finditer(text)]
+    if len(starts) < 2:
+        return False
+    items = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    asking = [i for i in items if "?" in i or re.search(r"(?i)\b(?:find|compute|calculate|determine|evaluate)\b", i)]
+    return len(asking) >= 2
 
 
 def collapse(text: str) -> str:
@@ -192,6 +211,7 @@ _FRAMING = [
                            r"(?:problem|question)\s*\d*\s*(?:\*\*)?\s*[:：]")),
     ("a label", re.compile(r"(?i)^(?:new|rewritten|rephrased|revised|modified|evolved)\s+(?:problem|question)\b")),
     ("heading marks", re.compile(r"(?m)^\s*#{1,6}\s")),
+    ("a list number", re.compile(r"^\s*(?:[1-9][.)]|[-*•])\s")),
     ("bold marks", re.compile(r"\*\*[A-Za-z][^*\n]{0,80}\*\*|^\*\*|\*\*$")),
     ("a code fence", re.compile(r"```")),
     ("JSON around the question", re.compile(r'^\s*[\[{]\s*"|"\s*[}\]]\s*$|"\w+"\s*:\s*"')),

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from augmath.augment.replies import collapse, framing, json_fields, json_value, unwrap
+from augmath.augment.replies import collapse, framing, json_fields, json_value, several_questions, unwrap
 from augmath.grading import last_boxed
 from augmath.sources import Record
 from augmath.augment.strategies import Query, Reject, Strategy
@@ -107,6 +107,8 @@ def clean_question(text: str, seed: Record, example_new: str, need_question_mark
     clean, self-contained question, else the reply is dropped with the reason."""
     if not text.strip():
         raise Reject("empty output")
+    if several_questions(text):
+        raise Reject("several alternative questions in one reply")
     text = collapse(unwrap(text, seed.question))
     if not text:
         raise Reject("no question in the reply")
