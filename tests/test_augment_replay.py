@@ -23,8 +23,8 @@ from augmath.grading import last_boxed
 from augmath.io import read_jsonl
 from augmath.sources import load
 
-CORPUS = [json.loads(line) for line in
-          (Path(__file__).resolve().parent / "data" / "query_replies.jsonl").read_text().splitlines() if line]
+_DATA = next(p / "data" for p in Path(__file__).resolve().parents if (p / "data" / "query_replies.jsonl").exists())
+CORPUS = [json.loads(line) for line in (_DATA / "query_replies.jsonl").read_text().splitlines() if line]
 REFUSAL = "I'm sorry, but I can't help with that."
 
 

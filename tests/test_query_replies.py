@@ -19,10 +19,12 @@ from augmath.augment.strategies.paper import PAPER, split_items
 from augmath.augment.verify import Vote, decide, majority
 from augmath.sources import Record, load
 
-ROOT = Path(__file__).resolve().parent
-CORPUS = [json.loads(line) for line in (ROOT / "data" / "query_replies.jsonl").read_text().splitlines() if line]
+# found by walking up, so the file may live in a tests/ subfolder
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "benchmarks" / "query_replies.py").exists())
+CORPUS = [json.loads(line) for line in (REPO / "tests" / "data" / "query_replies.jsonl").read_text().splitlines()
+          if line]
 SEEDS = {r.id: r for source in ("gsm8k", "math") for r in load(source, "train", "packaged")}
-sys.path.insert(0, str(ROOT.parent / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 import query_replies  # noqa: E402  (the benchmark's scorer: one definition of "clean")
 
 
@@ -92,6 +94,7 @@ def test_real_questions_as_plain_replies_come_back_unchanged(source):
     ("New problem: Tom has 5 apples and buys 3 more. How many does he have?", "a label"),
     ("New Problem Tom has 5 apples and buys 3 more. How many does he have?", "a label"),
     ("### Tom has 5 apples and buys 3 more. How many does he have?", "heading marks"),
+    ("1. Tom has 5 apples and buys 3 more. How many does he have?", "a list number"),
     ("**Tom** has 5 apples and buys 3 more. How many does he have?", "bold marks"),
     ("```Tom has 5 apples and buys 3 more. How many does he have?```", "a code fence"),
     ('{"question": "Tom has 5 apples and buys 3 more. How many does he have?"}', "JSON around the question"),
