@@ -82,6 +82,8 @@ _LABEL_CORE = (rf"(?:(?:sure|certainly|of course|okay|ok|absolutely|great)[!,.]*
                r"|(?:rephrased|rewritten|reworded|revised)(?=\s*(?:\*\*|__)?\s*[:：]))")  # "**Rephrased:** q"
 _LABEL_INLINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LABEL_CORE}[ \t]*(?:\*\*|__)?"
                               r"[ \t]*[:：][ \t]*(?:\*\*|__)?[ \t]*")
+_LABEL_BOLD_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)[ \t]*{_LABEL_CORE}[ \t]*[.:：]?[ \t]*(?:\*\*|__)"
+                            r"[ \t]*[:：]?[ \t]*")  # "**Problem.** q", "**New problem** q"
 _LABEL_LINE_RE = re.compile(rf"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*{_LABEL_CORE}[ \t]*(?:\*\*|__)?"
                             r"[ \t]*[:：]?[ \t]*(?:\*\*|__)?[ \t]*$\n?")
 # a preamble line: a reply's opening words, or a line introducing what follows ("... harder:")
@@ -92,7 +94,7 @@ _PREAMBLE_RE = re.compile(r"(?i)^\s*(?:#+\s*)?(?:\*\*)?\s*(?:sure|certainly|of c
                           r"variation|rewrit|rephras|harder|challeng|modif))")
 # a note about the rewrite (not a MATH problem's own "Note that $\bar{z}$ denotes ..."): it talks of the task
 _ABOUT_REWRITE = (r"(?=[^\n]{0,100}\b(?:version|rephras|rewrit|reword|original|chang|kept|keep|modif|variation|"
-                  r"new problem|unchanged|harder|easier|complex|masked|unknown|instead|added|adds|introduc))")
+                  r"new problem|unchanged|harder|easier|complex|masked|unknown|instead|introduc))")
 # a closing note or a solution after the question: everything from it on is cut
 _STOP_RE = re.compile(r"(?im)^[ \t]*(?:[-*>][ \t]*)?(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*\(?(?:"
                       r"(?:step-by-step )?solution(?=\s*(?:\*\*)?\s*(?:[:：]|$))|answer(?=\s*(?:\*\*)?\s*[:：=]| is)|"
@@ -103,7 +105,8 @@ _STOP_RE = re.compile(r"(?im)^[ \t]*(?:[-*>][ \t]*)?(?:#+[ \t]*)?(?:\*\*|__)?[ \
                       r"key changes|what changed|i (?:kept|changed|added|made|replaced|introduced|hope)|would you|"
                       r"let me know|feel free|do you want|hope this|with these changes)\b|"
                       r"^[ \t]*(?:---|\*\*\*|___)|"
-                      r"^[ \t]*\*\*[^*\n]{1,60}?[:：]?[ \t]*\*\*[ \t]*[:：]?")  # "**Why it's harder:** ...": a note
+                      r"^[ \t]*\*\*[^*\n]{1,60}?[:：]?[ \t]*\*\*[ \t]*[:：]?|"  # "**Why it's harder:** ...": a note
+                      r"^[ \t]*[(*_]" + _ABOUT_REWRITE)  # "(Every number is the same as in the original.)"
 # the same notes after the question's last sentence, on the question's own line
 _TAIL_NOTE_RE = re.compile(r"(?<=[.?!$)])[ \t]+\(?(?:\*\*)?(?:(?:note\b" + _ABOUT_REWRITE + r"|this (?:version|problem|new|rephras\w*|"
                            r"rewrit\w*|variation|question|adds|introduces|keeps|requires|makes)|in this version|"
@@ -147,7 +150,7 @@ def unwrap(text: str, seed: str = "") -> str:
         return question.strip() if question else ""
     text = _drop_quote_marks(_fence_body(text)).strip()
     # the text after the last label ("New problem:", "**Rewritten question**", "### New Problem")
-    labels = list(_LABEL_INLINE_RE.finditer(text)) + list(_LABEL_LINE_RE.finditer(text))
+    labels = [m for r in (_LABEL_INLINE_RE, _LABEL_LINE_RE, _LABEL_BOLD_RE) for m in r.finditer(text)]
     if labels:
         text = text[max(m.end() for m in labels):]
     text = text.strip()
@@ -219,6 +222,8 @@ _FRAMING = [
     ("a trailing note", re.compile(r"(?i)(?:^|[.?!]\s+)\(?(?:note\b" + _ABOUT_REWRITE + r"|this (?:version|problem|new|rephrased|"
                                    r"rewritten|variation|question) (?:adds|introduces|keeps|requires|makes|is|has|"
                                    r"now|changes|uses|includes)|in this version)")),
+    ("a trailing note", re.compile(r"(?i)[(*_][^()]*\b(?:original|rephras\w*|rewrit\w*|reworded|unchanged|"
+                                   r"this version)\b[^()]*[)*_]?\s*$")),
     ("an answer", re.compile(r"(?i)\\boxed\{|final answer\s*(?:is|[:：])|(?:^|\s)(?:answer|solution)\s*[:：]")),
     ("prompt scaffolding", re.compile(r"(?i)original problem\s*:|##\s*end\d*|question\s*\d\s*:|solution\s*\d\s*:")),
 ]

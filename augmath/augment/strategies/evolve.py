@@ -65,8 +65,9 @@ class Example:
 # "he writes 3x2 = 6 pages": a problem statement does not show its own arithmetic
 _WORKED_RE = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d[\d.,]*\s*=\s*\$?\d")
 # "Solution:", "**Solution**", "### Solution", "Solution 2:" on a line of its own or before the solution text
-_SOLUTION_RE = re.compile(r"(?im)(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:\*\*|__)?[ \t]*(?:step-by-step[ \t]+)?solution"
-                          r"(?:[ \t]*\d)?[ \t]*(?:\*\*|__)?[ \t]*(?:[:：]|(?=\n)|$)[ \t]*(?:\*\*|__)?")
+_SOLUTION_RE = re.compile(r"(?im)(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:(?:\*\*|__)[ \t]*(?:step-by-step[ \t]+)?solution"
+                          r"(?:[ \t]*\d)?[ \t]*[.:：]?[ \t]*(?:\*\*|__)[ \t]*[:：]?"  # "**Solution.**"
+                          r"|(?:step-by-step[ \t]+)?solution(?:[ \t]*\d)?[ \t]*(?:[:：]|(?=\n)|$))[ \t]*(?:\*\*|__)?")
 # the end of a question without "?": an imperative last sentence ("Calculate the total.", "..., find x.").
 # Wh-words without "?" are not enough: a small model describing the problem ("... and how many pages she
 # can read tomorrow.") is not asking anything.
@@ -93,7 +94,8 @@ def _cut_at_question(text: str) -> str:
         if rest and re.match(r"(?i)\(?(?:round|express|give|assume|answer in|write your answer|there (?:are|is)|"
                              r"use|hint|note that|\(?24)\b[^?]*[.!)]?$", rest):
             return text
-        if rest.startswith("(") and rest.endswith(")") and not re.search(r"(?i)version|rewrit|rephras|chang", rest):
+        if rest.startswith("(") and rest.endswith(")") and not re.search(
+                r"(?i)version|rewrit|rephras|reword|chang|original|unchanged|same as|kept|note", rest):
             return text
         return text[:end]
     if _ASK_RE.search(text):
