@@ -218,6 +218,18 @@ def test_paper_items_in_every_layout_map_to_their_strategy():
         assert {n: clean_question(items[n], SEEDS["gsm8k/train/0"], "x") for n in EVOLUTION} == qs, reply[:60]
 
 
+def test_paper_item_label_left_in_a_question_is_dropped_not_kept():
+    """A separator the item reader does not know ("Label → question") leaves the label in the question: the
+    paper parser drops it rather than keep "Change specific numbers → Natalia ..."."""
+    reply = ("1. Change specific numbers → Natalia sold clips to 60 of her friends in April, and then she sold a "
+             "third as many clips in May. How many clips did Natalia sell altogether in April and May?")
+    got = PAPER.parse(SEEDS["gsm8k/train/0"], reply, 0, "m", {}, ["numbers"])["numbers"]
+    assert str(got) == "reply framing left in the question (an item label)"
+    dashed = reply.replace(" → ", " - ")  # the separators the reader knows: the label comes off
+    assert PAPER.parse(SEEDS["gsm8k/train/0"], dashed, 0, "m", {}, ["numbers"])["numbers"].question.startswith(
+        "Natalia sold clips to 60")
+
+
 # ---- the vote: a strict majority, never a tie ---------------------------------------------------------------
 @pytest.mark.parametrize("answers, min_agreement, reason", [
     (["#### 5", "#### 5", "#### 7", "#### 7"], 0.5, "tied vote"),

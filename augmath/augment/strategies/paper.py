@@ -138,6 +138,10 @@ class PaperPrompt:
         else:
             question = clean_question(body, seed, EXAMPLE_REWRITES[name])
             solution = None
+        # an item label left in front of the question ("Change specific numbers - Natalia ...")
+        lead = re.match(r"^([A-Za-z][A-Za-z ]{2,60}?)\s*(?:[-–—:→>|]|=>|\(|\*\*)", question)
+        if lead and label_strategy(lead.group(1)) and not re.search(re.escape(lead.group(1)), seed.question, re.I):
+            raise Reject("reply framing left in the question (an item label)")
         # the example's seed sentence in a question is the example echoed back, unless the seed is the example
         if EXAMPLE_SEED.lower() in question.lower() and normalize(EXAMPLE_SEED) not in normalize(seed.question):
             raise Reject("copy of the prompt example")
@@ -183,7 +187,7 @@ def _header(line: str, source: str) -> tuple[int | None, str | None, str] | None
     bold = re.match(r"(?:\*\*|__)[ \t]*([^*\n]{1,80}?)[ \t]*(?:[:：][ \t]*)?(?:\*\*|__)[ \t]*[:：]?[ \t]*", rest)
     if m.group("bold"):  # "**Label**: q", "**1. Label:** q"
         bold = re.match(r"([^*\n]{1,80}?)[ \t]*(?:[:：][ \t]*)?(?:\*\*|__)[ \t]*[:：]?[ \t]*", rest)
-    colon = re.match(r"([A-Za-z][^:：\n*?]{0,80}?)[ \t]*[:：][ \t]*(?:\*\*)?[ \t]*", rest)
+    colon = re.match(r"([A-Za-z][^:：\n*?]{0,80}?)[ \t]*(?:[:：]|[ \t][-–—])[ \t]*(?:\*\*)?[ \t]*", rest)
     alone = re.match(r"([A-Za-z][^:：\n*?]{0,80}?)[ \t]*(?:\*\*)?[ \t]*$", rest)
     if paren:
         label, rest = paren.group(1), rest[paren.end():]
