@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def table(results: list[dict]) -> str:
     by_format: dict[tuple, Counter] = defaultdict(Counter)
     for r in results:
         if r["expected"] is not None:
-            fmt = "handwritten" if r["format"].startswith("handwritten_") else r["format"]
+            fmt = re.sub(r"_\d+$", "", r["format"])  # hand-written replies (handwritten_3, heldout_1): one row
             by_format[(r["style"], r["source"], fmt)][r["outcome"]] += 1
     lines = ["| style | source | format | replies | kept clean | polluted | dropped |", "|---|---|---|---|---|---|---|"]
     total = Counter()
