@@ -7,8 +7,9 @@ ways; here each strategy gets its own request so each output is labelled by cons
   takes the majority (gold_method "majority").
 - MATH: it writes the new problem and a full solution ending in \\boxed{}; that solution's answer joins the
   vote over the sampled paths.
-The parser is tolerant of chatty small models (labels, markdown, quotes, a solution tacked on, the prompt
-echoed back) and strict about what it keeps: a self-contained question with a number in it, not a copy of
+The parser takes off the wrapping of chatty and of strong instruct models (augmath.augment.replies:
+preambles, labels, markdown, quotes, fences, JSON, closing notes, a solution tacked on, the prompt echoed
+back) and is strict about what it keeps: a self-contained question with a number in it, not a copy of
 the seed or of the example.
 """
 
@@ -18,6 +19,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Callable
 
 from augmath.augment.replies import collapse, framing, json_fields, json_value, several_questions, unwrap
@@ -144,12 +146,7 @@ _MATH_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[A-Za-z](?![A-Za-z])|\d+")
 
 def numbers_in(text: str) -> Counter:
     """The numbers of a text as values: "$18.00" and "18" are one number, "1,200" is 1200."""
-    found = Counter()
-    for n in _NUMS_RE.findall(text.replace(",", "")):
-        if "." in n:
-            n = n.rstrip("0").rstrip(".") or "0"
-        found[n.lstrip("0") or "0"] += 1
-    return found
+    return Counter(format(Decimal(n).normalize(), "f") for n in _NUMS_RE.findall(text.replace(",", "")))
 
 
 def require_related(question: str, seed: Record, minimum: float = 0.2) -> None:
