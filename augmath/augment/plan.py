@@ -236,7 +236,7 @@ def stage_line(argv: list[str]) -> str:
     """One line for an augment stage of `augmath experiment --plan` (argv: what follows `augmath augment`)."""
     import argparse
 
-    from augmath.augment.run import _kind, _max_tokens, add_arguments
+    from augmath.augment.run import _kind, add_arguments, max_tokens_for
     from augmath.augment.strategies import get
     from augmath.sources import load
 
@@ -245,8 +245,9 @@ def stage_line(argv: list[str]) -> str:
     try:
         args = parser.parse_args(argv)
         seeds = load(args.source, "train", args.data_dir, args.limit)
-        plan = make_plan(args, get(args.strategies), seeds, Path(args.out), _kind(args), _max_tokens(args),
-                         estimate_only=True)
+        kind = _kind(args)
+        plan = make_plan(args, get(args.strategies), seeds, Path(args.out), kind,
+                         max_tokens_for(args, "response", kind), estimate_only=True)
     except (DataError, ValueError, OSError, SystemExit) as exc:
         return f"calls: not planned ({type(exc).__name__}: {str(exc)[:120]})"
     t = plan["total"]

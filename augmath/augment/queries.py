@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from augmath.augment.replies import framing
 from augmath.augment.rows import Tally, dropped_row
 from augmath.augment.strategies import EVOLUTION, Query, Reject, Strategy
 from augmath.augment.strategies.paper import PAPER
@@ -142,6 +143,9 @@ def parse_queries(pending: list[Pending], completions: dict[int, object], params
             except Reject as e:
                 results = {s.name: e}
         for name, q in results.items():
+            left = None if isinstance(q, Reject) else framing(q.question, p.seed.question)
+            if left:  # the parsers' own check, again over every kept query: framing never reaches the data
+                q = Reject(f"reply framing left in the question ({left})")
             if isinstance(q, Reject):
                 drop(dropped_row("query", str(q), p.seed, name, p.round, detail=c.text[:2000], generator=c.model))
                 continue

@@ -91,6 +91,7 @@ class Tally:
         self.paths_kept: Counter = Counter()
         self.dropped: dict[str, Counter] = defaultdict(Counter)  # strategy -> "stage: reason" -> n
         self.agreement: dict[str, list[float]] = defaultdict(list)
+        self.votes: Counter = Counter()  # majority votes: held / tied / no strict majority / ...
         self.stage_counts: dict[str, dict[str, int]] = {}  # dedup / decontam: reason -> rows removed
         self.decontam: dict = {"skipped": True}  # what was checked (sets, thresholds), flags per evaluation set
         self.order = strategies

@@ -30,7 +30,7 @@ from pathlib import Path
 from augmath import __version__
 from augmath.augment.batch import WAITING_EXIT, BatchPending, add_batch_arguments, check_batch_arguments
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
-from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.augment.endpoints import Engines, add_endpoint_arguments, endpoint_of
 from augmath.augment.plan import add_plan_arguments, make_plan, print_plan
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
@@ -63,9 +63,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reasoning paths sampled per query without an exact solution")
     p.add_argument("--temperature", type=TEMPERATURE, default=0.7, help="sampling temperature of the paths")
     p.add_argument("--min-agreement", type=PROBABILITY, default=0.5,
-                   help="majority votes below this agreement ratio are dropped (default 0.5)")
+                   help="majority votes below this agreement ratio are dropped (default 0.5); a vote without a strict "
+                        "majority of the answers given (a 2-2 tie, 2-1-1) is dropped whatever this says")
     p.add_argument("--max-tokens", type=POSITIVE, default=None,
-                   help="max new tokens per call (default 400 gsm8k, 1024 math)")
+                   help="max new tokens per call (default: with the embedded server 400 gsm8k / 1024 math; with an "
+                        "endpoint URL 1024 / 2048, so that a verbose model's replies are not cut off; "
+                        "benchmarks/reply_lengths.py)")
     p.add_argument("--base-url", type=parse_base_url, default=None,
                    help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
@@ -161,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
     seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
     if args.plan:  # before the lock: a plan creates nothing
-        print_plan(make_plan(args, strategies, seeds, out, _kind(args), _max_tokens(args)))
+        print_plan(make_plan(args, strategies, seeds, out, _kind(args), max_tokens_for(args, "response", _kind(args))))
         return 0
     if not args.no_llm:  # an endpoint that is down is one line now, not a traceback after run.json is written
         for option, url in endpoint_urls(args).items():
@@ -183,11 +186,25 @@ def endpoint_urls(args: argparse.Namespace) -> dict[str, str]:
     return {option: url for option, url in given.items() if url}
 
 
+# Default max new tokens per call. The embedded SmolLM2 server has 2048 tokens of context per slot (prompt
+# included), and its 135M model rambles to the limit; a strong model at a URL writes solutions 2-3x as long as
+# the references, which 400 / 1024 would cut off for 36% / 5% of GSM8K / MATH paths at 3x (a cut-off reply is
+# rejected whole). Measured by benchmarks/reply_lengths.py; figures in docs/augment.md.
+MAX_TOKENS = {"embedded": {"gsm8k": 400, "math": 1024}, "endpoint": {"gsm8k": 1024, "math": 2048}}
+
+
+def max_tokens_for(args: argparse.Namespace, role: str, kind: str) -> int:
+    """--max-tokens, else the default for the role's server (embedded, or a model at a URL)."""
+    if args.max_tokens:
+        return args.max_tokens
+    return MAX_TOKENS["endpoint" if endpoint_of(args, role)[0] else "embedded"][kind]
+
+
 def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seeds, started: float,
              all_seeds) -> int:
     from augmath.engine import Request
 
-    kind, max_tokens = _kind(args), _max_tokens(args)
+    kind, max_tokens = _kind(args), max_tokens_for(args, "response", _kind(args))
     prompt_hashes = {s.name: s.prompt_hash for s in strategies} | {"solver": _hash(SOLVER_TEMPLATE)}
     if args.prompt_style == "paper":
         prompt_hashes["paper"] = PAPER.prompt_hash
@@ -212,7 +229,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         engines, phases, failed = Engines(args, stack, out), {}, 0
         if pending:
             engine = engines.get("query")
-            requests = [Request(p.messages, 1, query_params(p, args, max_tokens), {"i": i})
+            requests = [Request(p.messages, 1, query_params(p, args, max_tokens_for(args, "query", kind)), {"i": i})
                         for i, p in enumerate(pending)]
             completions = engine.run(requests)
             phases["queries"] = engine.stats.summary()
@@ -243,6 +260,7 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               "generators": generators, "query_generation": query_facts,
               "failed_calls": failed,
               **({"difficulty_aware": difficulty} if difficulty else {}),
+              "votes": {"held": 0, "tied vote": 0, **dict(tally.votes)},  # majority votes by outcome
               "dedup": tally.stage_counts.get("dedup", {}),
               "decontamination": {"removed": tally.stage_counts.get("decontam", {}), **tally.decontam},
               "elapsed_s": round(time.time() - started, 1),
@@ -265,10 +283,6 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
 
 def _kind(args) -> str:
     return "gsm8k" if args.source == "gsm8k" else "math"
-
-
-def _max_tokens(args) -> int:
-    return args.max_tokens or (400 if _kind(args) == "gsm8k" else 1024)
 
 
 def _hash(text: str) -> str:
@@ -336,6 +350,7 @@ def _verify(queries: list[Query], sampled: dict, path_params: dict, args, kind: 
         if q.gold is None:
             vote = majority(texts, kind)
             why = decide(vote, args.min_agreement, min_votes=min(2, len(texts)))
+            tally.votes[why or "held"] += 1
             if why:
                 drop(dropped_row("paths", why, q.seed, name, q.round, q,
                                  detail=f"votes {vote.clusters[:5]} of {vote.total}"))

@@ -14,8 +14,9 @@ RFT filtering keeps the paths that reach a known gold; majority votes decide whe
              kept, starting from the first (ties: the earlier path). Edit distance: character-level
              Levenshtein (rapidfuzz), as RFT's `editdistance.eval`.
 - `majority(texts, kind)`: cluster the extracted answers with grading.same_answer, take the largest
-  cluster (ties: the one seen first), report agreement = cluster size / number of paths (paths with no
-  answer count against agreement). `decide(...)` applies the --min-agreement threshold.
+  cluster, report agreement = cluster size / number of paths (paths with no answer count against
+  agreement). `decide(...)` applies the --min-agreement threshold and refuses ties: the largest cluster
+  must hold more than half of the answers given (a 2-2 or 2-1-1 vote never passes).
 """
 
 from __future__ import annotations
@@ -142,6 +143,11 @@ class Vote:
     clusters: list[tuple[str, int]]  # (answer, count), largest first
 
     @property
+    def tie(self) -> bool:
+        """The two largest answers got as many votes: no answer has a strict majority over the others."""
+        return len(self.clusters) > 1 and self.clusters[0][1] == self.clusters[1][1]
+
+    @property
     def agreement(self) -> float:
         return self.votes / self.total if self.total else 0.0
 
@@ -165,11 +171,17 @@ def majority(texts: list[str], kind: str) -> Vote:
 
 
 def decide(vote: Vote, min_agreement: float, min_votes: int = 2) -> str | None:
-    """None when the vote settles the answer, else the reason the query is dropped."""
+    """None when the vote settles the answer, else the reason the query is dropped. A tie between the two
+    largest answers is never a majority, whatever `min_agreement` says (a 2-2 vote would otherwise take the
+    answer seen first)."""
     if vote.answer is None:
         return "no path gave an answer"
     if vote.votes < min_votes:
         return "too few agreeing paths"
+    if vote.tie:
+        return "tied vote"
+    if 2 * vote.votes <= sum(n for _, n in vote.clusters):
+        return "no strict majority"  # 2-1-1: the largest answer is not more than half of those given
     if vote.agreement < min_agreement:
         return "agreement below threshold"
     return None

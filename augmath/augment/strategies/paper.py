@@ -23,10 +23,12 @@ self-contained question with a number, related to the seed, not a copy of the se
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 from augmath.augment.strategies import EVOLUTION, Query, Reject
-from augmath.augment.strategies.evolve import clean_question, require_related, split_math
+from augmath.augment.replies import json_fields, json_value
+from augmath.augment.strategies.evolve import clean_question, normalize, require_related, split_math
 from augmath.sources import Record
 
 GSM8K_PROMPT = """I want you to act as a math teacher. I will provide a grade school math question and you will help to create a more challenging math questions by given ways. Given the question: "James writes a 3-page letter to 2 different friends twice a week. How many pages does he write a year?", you will modify it by following ideas:
@@ -82,15 +84,17 @@ EXAMPLE_SEED = "James writes a 3-page letter to 2 different friends twice a week
 # ("Add the number of pages" names no strategy: "number" alone is too common to decide)
 _LABELS = [("fraction", r"fraction|percent"), ("conditional", r"condition"), ("combine", r"combin|concept"),
            ("complexity", r"complex"), ("numbers", r"chang|specific\s+number")]
-# "1. **Change specific numbers**: text", "**1. Label:** text", "1) text", "1. Label:\nQuestion1: ..."
-_ITEM_RE = re.compile(r"(?m)^[ \t]*(?:[-*][ \t]*)?(?:\*\*)?[ \t]*([1-5])[.)][ \t]*")
-_LABEL_RE = re.compile(r"^(?:\*\*)?[ \t]*([A-Za-z][^:\n*]{0,80}?)[ \t]*(?:\*\*)?[ \t]*[:：][ \t]*(?:\*\*)?")
 _END_RE = re.compile(r"\s*##\s*end\s*\d*\s*$", re.I)
-_MATH_ITEM_RE = re.compile(r"(?im)^[ \t]*(?:\*\*)?[ \t]*Question[ \t]*([1-5])[ \t]*(?:\*\*)?[ \t]*[:：]"
-                           r"[ \t]*(?:\*\*)?")
-_HEADING_RE = re.compile(r"^[ \t]*(?:#+[ \t]*)?(?:\*\*)?[ \t]*(?:\d[.)])?[ \t]*([A-Za-z][^:\n*]{0,80}?)[ \t]*"
-                         r"(?:\*\*)?[ \t]*[:：]?[ \t]*(?:\*\*)?[ \t]*$")
-_HEADING_TAIL_RE = re.compile(r"\n[ \t]*(?:#+[ \t]*)?(?:\*\*)?[ \t]*\d[.)][^\n]*\s*$")  # the next item's "2. Label:"
+# MATH: "Question1:", "**Question 1:**", "Question 1 (Change specific numbers):", "### Question 1"
+_MATH_ITEM_RE = re.compile(r"(?im)^[ \t]*(?:#+[ \t]*)?(?:\*\*)?[ \t]*Question[ \t]*([1-5])[ \t]*"
+                           r"(?:\(([^)\n]{1,80})\))?[ \t]*(?:\*\*)?[ \t]*(?:[:：]|$)[ \t]*(?:\*\*)?")
+_HEADING_RE = re.compile(r"^[ \t]*(?:#+[ \t]*)?(?:[-*][ \t]+)?(?:\*\*)?[ \t]*(?:\d[.)])?[ \t]*([A-Za-z][^:\n*]{0,80}?)"
+                         r"[ \t]*(?:\*\*)?[ \t]*[:：]?[ \t]*(?:\*\*)?[ \t]*$")
+_HEADING_TAIL_RE = re.compile(r"\n[ \t]*(?:#+[ \t]*)?(?:[-*][ \t]+)?(?:\*\*)?[ \t]*\d[.)][^\n]*\s*$")
+# an item header's opening: heading marks, a bullet, bold, "Question"/"Variation", the item's number
+_OPEN_RE = re.compile(r"^[ \t]*(?P<heading>#{1,6}[ \t]*)?(?P<bullet>[-*+][ \t]+)?(?P<bold>\*\*|__)?[ \t]*"
+                      r"(?:(?P<word>question|variation|method|type|evolution)[ \t]*(?P<wnum>[1-5])(?![\d.,]\d)"
+                      r"[ \t]*[.)]?|(?P<num>[1-5])[.):](?!\d))?[ \t]*", re.I)
 
 
 class PaperPrompt:
@@ -134,7 +138,12 @@ class PaperPrompt:
         else:
             question = clean_question(body, seed, EXAMPLE_REWRITES[name])
             solution = None
-        if EXAMPLE_SEED.lower() in question.lower():
+        # an item label left in front of the question ("Change specific numbers - Natalia ...")
+        lead = re.match(r"^([A-Za-z][A-Za-z ]{2,60}?)\s*(?:[-–—:→>|]|=>|\(|\*\*)", question)
+        if lead and label_strategy(lead.group(1)) and not re.search(re.escape(lead.group(1)), seed.question, re.I):
+            raise Reject("reply framing left in the question (an item label)")
+        # the example's seed sentence in a question is the example echoed back, unless the seed is the example
+        if EXAMPLE_SEED.lower() in question.lower() and normalize(EXAMPLE_SEED) not in normalize(seed.question):
             raise Reject("copy of the prompt example")
         require_related(question, seed)
         return Query(seed, name, round_index, question, None, "majority", model, self.prompt_hash, sampling,
@@ -151,47 +160,106 @@ def label_strategy(label: str | None) -> str | None:
     return None
 
 
-def _assign(found: list[tuple[int, str | None, str]]) -> dict[str, str]:
+def _assign(found: list[tuple[int | None, str | None, str]]) -> dict[str, str]:
     """(item number, label, text) in reply order -> {strategy: text}. The label decides the strategy, else
-    the number; of two items for one strategy the first is kept (the other strategy then has none)."""
+    the number, else the position; of two items for one strategy the first is kept."""
     items: dict[str, str] = {}
-    for number, label, body in found:
-        items.setdefault(label_strategy(label) or EVOLUTION[number - 1], _END_RE.sub("", body).strip())
+    for position, (number, label, body) in enumerate(found):
+        name = label_strategy(label) or (EVOLUTION[number - 1] if number else
+                                          EVOLUTION[position] if position < len(EVOLUTION) else None)
+        if name:
+            items.setdefault(name, _END_RE.sub("", body).strip())
     return items
 
 
-def split_items(text: str, source: str = "gsm8k") -> dict[str, str]:
-    """The numbered items of a reply: {strategy: item text}. Text before the first item (a preamble, the
-    seed echoed back) is ignored.
+def _header(line: str, source: str) -> tuple[int | None, str | None, str] | None:
+    """(number, label, text after the header) when `line` opens an item, else None.
+    "1. **Change specific numbers**: q", "### 1. Change Specific Numbers", "- **Label**: q",
+    "Question 1 (Label): q", "**Introduce fractions or percentages**" on a line of its own."""
+    m = _OPEN_RE.match(line)
+    number = int(m.group("num") or m.group("wnum") or 0) or None
+    marked = bool(m.group("heading") or m.group("bold") or m.group("bullet"))
+    if m.group("word") and number is None:
+        return None
+    rest = line[m.end():]
+    label = None
+    paren = re.match(r"\(([^)\n]{1,80})\)[ \t]*(?:\*\*|__)?[ \t]*[:：]?[ \t]*(?:\*\*|__)?[ \t]*", rest)
+    bold = re.match(r"(?:\*\*|__)[ \t]*([^*\n]{1,80}?)[ \t]*(?:[:：][ \t]*)?(?:\*\*|__)[ \t]*[:：]?[ \t]*", rest)
+    if m.group("bold"):  # "**Label**: q", "**1. Label:** q"
+        bold = re.match(r"([^*\n]{1,80}?)[ \t]*(?:[:：][ \t]*)?(?:\*\*|__)[ \t]*[:：]?[ \t]*", rest)
+    colon = re.match(r"([A-Za-z][^:：\n*?]{0,80}?)[ \t]*(?:[:：]|[ \t][-–—])[ \t]*(?:\*\*)?[ \t]*", rest)
+    alone = re.match(r"([A-Za-z][^:：\n*?]{0,80}?)[ \t]*(?:\*\*)?[ \t]*$", rest)
+    if paren:
+        label, rest = paren.group(1), rest[paren.end():]
+    elif bold:
+        label, rest = bold.group(1), rest[bold.end():]
+    elif colon and (label_strategy(colon.group(1)) or (marked and number is None)):
+        label, rest = colon.group(1), rest[colon.end():]
+    elif alone and (label_strategy(alone.group(1)) or m.group("heading")) and (number or marked):
+        label, rest = alone.group(1), ""
+    known = label_strategy(label)
+    if source == "math" and not (known or (number and (m.group("heading") or m.group("bold")))):
+        return None  # a solution's own numbered steps are not items
+    if number is None and not (known and (marked or colon or alone)):
+        return None
+    if number is None and m.group("heading") is None and not label:
+        return None
+    return number, label, rest
 
-    GSM8K: "1. **Label**: question" (the example's layout), also "1. Label: question" or "1) question".
-    MATH: "N. Label:" then "QuestionN: ..." and "SolutionN: ... ##endN". Items are found by their QuestionN
-    markers, not by "N." lines, because solutions often number their own steps."""
+
+def _json_items(value) -> list[tuple[int | None, str | None, str]] | None:
+    """The items of a JSON reply: a list of objects, or an object holding such a list or keyed by label."""
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if lists:
+            value = lists[0]
+        elif all(label_strategy(k) for k in value):
+            value = [{"label": k, **(v if isinstance(v, dict) else {"question": v})} for k, v in value.items()]
+    if not isinstance(value, list):
+        return None
+    found = []
+    for element in value:
+        question, solution, label = json_fields(element)
+        if question:
+            body = {"question": question, **({"solution": solution} if solution else {})}
+            found.append((None, label, json.dumps(body)))
+    return found
+
+
+def split_items(text: str, source: str = "gsm8k") -> dict[str, str]:
+    """The items of a reply: {strategy: item text}. Text before the first item (a preamble, the seed echoed
+    back) is ignored.
+
+    GSM8K: "1. **Label**: question" (the example's layout), also "1. Label: question", "1) question",
+    "### 1. Label" / "**Label**" headings with the question below, "- **Label**: question",
+    "Question 1 (Label): question", a JSON list. MATH: "N. Label:" then "QuestionN: ..." and
+    "SolutionN: ... ##endN"; items are found by their QuestionN markers (else by labelled headings), not by
+    "N." lines, because solutions often number their own steps."""
     text = text.replace("\r", "")
-    found: list[tuple[int, str | None, str]] = []
-    if source == "math":
-        marks = list(_MATH_ITEM_RE.finditer(text))
+    value = json_value(text)
+    if value is not None:
+        return _assign(_json_items(value) or [])
+    found: list[tuple[int | None, str | None, str]] = []
+    marks = list(_MATH_ITEM_RE.finditer(text)) if source == "math" else []
+    if marks:
         for i, m in enumerate(marks):
             end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
             body = text[m.end():end]
             ended = re.search(r"##\s*end\s*\d*", body, re.I)
             body = body[:ended.start()] if ended else _HEADING_TAIL_RE.sub("", body)
             heading = text[:m.start()].rstrip().rsplit("\n", 1)[-1]
-            label = _HEADING_RE.match(heading)
-            found.append((int(m.group(1)), label.group(1) if label else None, body))
+            label = m.group(2) or (_HEADING_RE.match(heading).group(1) if _HEADING_RE.match(heading) else None)
+            found.append((int(m.group(1)), label, body))
         return _assign(found)
-    starts = list(_ITEM_RE.finditer(text))
-    for i, m in enumerate(starts):
-        body = text[m.end():starts[i + 1].start() if i + 1 < len(starts) else len(text)]
-        label = _LABEL_RE.match(body)
-        # "**Label**: text" or "Change specific numbers: text": the text after the label is the item. An
-        # unbolded colon that names no strategy is part of the question ("1. Tom has 3 boxes: ...").
-        if label and (body.lstrip().startswith("**") or label_strategy(label.group(1))):
-            body = body[label.end():]
-        else:
-            label = None
-        found.append((int(m.group(1)), label.group(1) if label else None, body))
-    return _assign(found)
+    current: list | None = None
+    for line in text.split("\n"):
+        header = _header(line, source)
+        if header is not None:
+            current = [header[0], header[1], header[2]]
+            found.append(current)
+        elif current is not None:
+            current[2] += "\n" + line
+    return _assign([tuple(f) for f in found])
 
 
 PAPER = PaperPrompt()

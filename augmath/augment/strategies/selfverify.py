@@ -12,7 +12,8 @@ import re
 from augmath.augment import calc
 from augmath.sources import Record
 from augmath.augment.strategies import Query, Reject, Strategy
-from augmath.augment.strategies.evolve import SYSTEM, clean_question, require_numbers_kept, require_related
+from augmath.augment.strategies.evolve import (SYSTEM, clean_question, numbers_in, require_numbers_kept,
+                                                require_related)
 from augmath.augment.strategies.reverse import mask_gsm8k, mask_math
 
 TEMPLATE = """The problem below has one number replaced by the unknown {var}, and its answer is known. Rewrite it as a single problem that states the answer as a fact and asks for the value of {var}. Keep all other numbers. Write only the rewritten problem.
@@ -66,8 +67,10 @@ class SelfVerify(Strategy):
             raise Reject("answer not stated")
         require_numbers_kept(question, masked)  # "Keep all other numbers"
         require_related(question, seed)
-        pattern = rf"(?<![\d.]){re.escape(value)}(?![\d])"
-        if len(re.findall(pattern, question)) > len(re.findall(pattern, masked)):
+        # the masked number may appear where the stated answer holds it ("... and now he has 24", x = 24)
+        key = next(iter(numbers_in(value)), value)
+        stated = numbers_in(seed.answer or "")[key] if seed.source == "gsm8k" else 0
+        if numbers_in(question)[key] > numbers_in(masked)[key] + stated:
             raise Reject("masked number given away")
         return Query(seed, self.name, round_index, question, value, "masked-number", model, self.prompt_hash,
                      sampling)
