@@ -55,8 +55,10 @@ class Engines:
         from augmath.engine import Engine
 
         base_url, model = endpoint_of(self.args, role)
+        from augmath.engine.budget import budget_from_args
+
         common = dict(concurrency=self.args.concurrency, log_path=self.out / "requests.jsonl",
-                      timeout=self.args.timeout)
+                      timeout=self.args.timeout, budget=budget_from_args(self.args))
         if base_url:
             return Engine(base_url=base_url, model=model, **common)
         server = self._embedded()

@@ -30,6 +30,7 @@ from pathlib import Path
 from augmath import __version__
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
 from augmath.augment.endpoints import Engines, add_endpoint_arguments
+from augmath.engine.budget import add_budget_arguments, budget_from_args
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
 from augmath.io import (DataError, folder_lock, read_json_object, read_jsonl, sha256_file, write_json_atomic,
@@ -63,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-paths", type=int, default=None,
                    help="keep at most K distinct correct paths per query (default: all)")
     p.add_argument("--concurrency", type=int, default=8, help="API calls in flight")
+    add_budget_arguments(p)  # not part of the run's settings: a raised budget resumes the same run
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
     p.add_argument("--data-dir", default=None, help="folder laid out like ../shared/data, or 'packaged'")
@@ -132,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
     if args.keep_paths is not None and args.keep_paths < 1:
         raise DataError("--keep-paths must be >= 1")
     try:
+        budget_from_args(args)  # a bad budget fails here, before the run folder is touched
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    try:
         strategies = get(args.strategies)
     except ValueError as e:
         raise DataError(f"--strategies: {e}") from None
@@ -176,6 +182,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
             requests = [Request(p.messages, 1, query_params(p, args, max_tokens), {"i": i})
                         for i, p in enumerate(pending)]
             completions = engine.run(requests)
+            if engine.stopped:
+                return _budget_stop(engine)
             phases["queries"] = engine.stats.summary()
             failed += len(engine.failures)
             labels.update(label_requests(engine.model, requests, [p.names for p in pending]))
@@ -185,6 +193,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         untrusted = [q for q in queries if not q.solution_trusted]
         engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
         sampled, path_params = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
+        if engine is not None and engine.stopped:
+            return _budget_stop(engine)
         if sampled:
             phases["paths"] = engine.stats.summary()
             failed += len(engine.failures)
@@ -219,6 +229,12 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
               file=sys.stderr)
         return 1
     return 0
+
+
+def _budget_stop(engine) -> int:
+    """The budget stopped the engine: the calls made are in requests.jsonl; no items are written from a part."""
+    print(f"augment: {engine.stopped}", file=sys.stderr)
+    return 1
 
 
 def _hash(text: str) -> str:

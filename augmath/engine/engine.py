@@ -252,11 +252,13 @@ class Engine:
                 self.model = await self._discover_model(pool)
             self.stats = RunStats(model=self.model)
             self.stopped, self.unsent, self.failures = None, 0, {}
+            if self.budget is not None and self.budget.active:
+                self.budget.resolve_prices(self.model, self.prices)  # before the log is opened or created
             log = RequestLog(self.log_path, fsync=self.fsync).open() if self.log_path else _MemoryLog()
             self.stats.usage_in_log = dict(log.loaded.usage)
             pending = self._count(requests(), log.loaded)
             if self.budget is not None and self.budget.active:
-                self.budget.start(self.model, self.prices, log.loaded.usage, log.loaded.lines)
+                self.budget.start(log.loaded.usage)
             progress = Progress(pending, self.progress, self.stats)
             self._t0 = asyncio.get_running_loop().time()
             try:
@@ -265,6 +267,7 @@ class Engine:
                 progress.close()
                 self.stats.elapsed_s = asyncio.get_running_loop().time() - self._t0
                 self.stats.endpoints = pool.summary()
+                self.stats.retried_elsewhere = pool.retried_elsewhere
             self.failures = {k: r for k, r in self._failed.items() if k not in log.loaded.done}
             if self.stopped:
                 recorded = self.stats.samples_ok + sum(self.stats.samples_rejected.values()) + sum(

@@ -43,6 +43,7 @@ class RunStats:
     usage: dict = field(default_factory=_zero_usage)            # this run
     usage_in_log: dict = field(default_factory=_zero_usage)     # everything the log holds (this run included)
     endpoints: list = field(default_factory=list)  # per endpoint: calls, failures, taken out / put back
+    retried_elsewhere: int = 0  # failed attempts on an endpoint then taken out (retried on another)
     budget_stop: str | None = None  # the line saying where a budget stopped the run
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
@@ -86,6 +87,7 @@ class RunStats:
             "cost_usd": estimate_cost(self.usage, self.model, prices),
             "cost_usd_in_log": estimate_cost(self.usage_in_log, self.model, prices),
             "endpoints": self.endpoints,
+            "retried_elsewhere": self.retried_elsewhere,
             "budget_stop": self.budget_stop,
             "elapsed_s": round(elapsed, 3),
             "samples_per_s": round(done / elapsed, 3) if elapsed > 0 else None,
