@@ -137,14 +137,15 @@ def test_generate_budget_stops_cleanly_then_resumes_with_a_raised_budget(embedde
 
 
 def test_augment_budget_stops_before_items_then_resumes(embedded_server, tmp_path, capsys):
-    argv = ["augment", "--source", "gsm8k", "--data-dir", "packaged", "--skip-decontam", "--limit", "3",
+    # 6 rephrase queries of ~240 tokens each; the first call reserves a token per prompt character (~900)
+    argv = ["augment", "--source", "gsm8k", "--data-dir", "packaged", "--skip-decontam", "--limit", "6",
             "--strategies", "rephrase", "--paths", "1", "--max-tokens", "48", "--base-url",
             embedded_server.base_url, "--model", embedded_server.model, "--out", str(tmp_path / "run")]
-    assert main(argv + ["--budget-tokens", "300"]) == 1
+    assert main(argv + ["--budget-tokens", "1100"]) == 1
     err = capsys.readouterr().err
     assert "augment: budget reached" in err and not (tmp_path / "run" / "items.jsonl").exists()
     spent = read_log(tmp_path / "run" / "requests.jsonl")
-    assert 0 < spent.lines < 3 and spent.usage["total_tokens"] <= 300
+    assert 0 < spent.lines < 6 and spent.usage["total_tokens"] <= 1100
     assert main(argv + ["--budget-tokens", "1000000"]) in (0, 1)  # 1 only if a call failed for good
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["engine"]["queries"]["samples_resumed"] == spent.lines  # nothing asked twice

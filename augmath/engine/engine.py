@@ -172,9 +172,8 @@ class _DiskEntries:
 def _reusable(requests):
     """Requests as something we can walk twice (plan, then collect): a list, or a callable giving an iterator."""
     if callable(requests):
-        return requests
-    if not isinstance(requests, (list, tuple)):
-        requests = list(requests)
+        return lambda: (r if isinstance(r, Request) else Request(**r) for r in requests())
+    requests = [r if isinstance(r, Request) else Request(**r) for r in requests]  # dicts are checked now
     return lambda: iter(requests)
 
 
@@ -309,17 +308,17 @@ class Engine:
 
     def _count(self, requests, loaded) -> int:
         """Samples wanted / resumed / pending, distinct (identical prompts share samples; the larger n wins).
-        Holds one entry per distinct prompt while it counts, then lets it go."""
-        most: dict[str, tuple[int, Request]] = {}
-        for request in requests:
-            rkey = request_key(self.model, request.messages, request.params)
-            if request.n > most.get(rkey, (0, None))[0]:
-                most[rkey] = (request.n, request)
+        Streams the requests; what it holds meanwhile is 16 bytes + an int per distinct prompt."""
+        counted: dict[bytes, int] = {}
         wanted = pending = 0
-        for n, request in most.values():
-            wanted += n
-            pending += sum(sample_key(self.model, request.messages, request.params, i) not in loaded.done
-                           for i in range(n))
+        for request in requests:
+            rkey = bytes.fromhex(request_key(self.model, request.messages, request.params))[:16]
+            have = counted.get(rkey, 0)
+            if request.n > have:
+                counted[rkey] = request.n
+                wanted += request.n - have
+                pending += sum(sample_key(self.model, request.messages, request.params, i) not in loaded.done
+                               for i in range(have, request.n))
         self.stats.samples_wanted, self.stats.samples_resumed = wanted, wanted - pending
         return pending
 
