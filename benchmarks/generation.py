@@ -113,9 +113,9 @@ async def raw_arm(base_url: str, model: str, count: int, concurrency: int, offse
                         "temperature": 0.7}) as resp:
                     json.loads(await resp.read())
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(i) for i in range(count)))
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
 
 
 async def sdk_arm(base_url: str, model: str, count: int, concurrency: int, offset: int) -> float:
@@ -131,27 +131,28 @@ async def sdk_arm(base_url: str, model: str, count: int, concurrency: int, offse
             await client.chat.completions.create(model=model, messages=instant_messages(offset + i), max_tokens=16,
                                                  temperature=0.7)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(i) for i in range(count)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await client.close()
-    return count / elapsed
+    return count / elapsed, cpu / count
 
 
 def engine_arm(base_url: str, model: str, count: int, concurrency: int, offset: int, log: Path) -> float:
     requests = [Request(messages=instant_messages(offset + i), params={"max_tokens": 16, "temperature": 0.7})
                 for i in range(count)]
     engine = Engine(base_url=base_url, model=model, concurrency=concurrency, log_path=log, progress=False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()  # process time: the fsync thread's CPU counts too
     out = engine.run(requests)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert len(out) == count and engine.stats.calls == count, (len(out), engine.stats.calls)
-    return count / elapsed
+    return count / elapsed, cpu / count
 
 
 def instant_main(args) -> int:
     levels = [int(x) for x in args.levels.split(",")]
     rates: dict[tuple[str, int], list[float]] = {}
+    cpus: dict[tuple[str, int], list[float]] = {}
     arms = ["raw", "sdk", "engine"]
     with InstantServer() as server, tempfile.TemporaryDirectory(dir=args.log_dir) as tmp:
         asyncio.run(raw_arm(server.base_url, server.model, 200, 8, 0))  # warm-up
@@ -161,29 +162,39 @@ def instant_main(args) -> int:
                 for arm in order:
                     offset = 10_000_000 * r + 100_000 * c  # fresh prompts: the engine never resumes here
                     if arm == "raw":
-                        rate_ = asyncio.run(raw_arm(server.base_url, server.model, args.requests, c, offset))
+                        rate_, cpu = asyncio.run(raw_arm(server.base_url, server.model, args.requests, c, offset))
                     elif arm == "sdk":
-                        rate_ = asyncio.run(sdk_arm(server.base_url, server.model, args.requests, c, offset))
+                        rate_, cpu = asyncio.run(sdk_arm(server.base_url, server.model, args.requests, c, offset))
                     else:
-                        rate_ = engine_arm(server.base_url, server.model, args.requests, c, offset,
-                                           Path(tmp) / f"r{r}-c{c}.jsonl")
+                        rate_, cpu = engine_arm(server.base_url, server.model, args.requests, c, offset,
+                                                Path(tmp) / f"r{r}-c{c}.jsonl")
                     rates.setdefault((arm, c), []).append(rate_)
-                    print(f"round {r} c={c:<4d} {arm:7s} {rate_:8.0f} req/s", flush=True)
-    print(f"\n{args.requests} requests per arm, {args.rounds} rounds, median req/s; instant server on loopback")
+                    cpus.setdefault((arm, c), []).append(cpu)
+                    print(f"round {r} c={c:<4d} {arm:7s} {rate_:8.0f} req/s  client cpu {1000 * cpu:.2f} ms/req",
+                          flush=True)
+    med = {key: statistics.median(v) for key, v in rates.items()}
+    # The machine's load drifts between rounds: the ratio of arms run back to back in one round is steadier
+    # than the ratio of medians; both are printed.
+    pair = {c: statistics.median(e / w for e, w in zip(rates[("engine", c)], rates[("raw", c)])) for c in levels}
+    cpu_ms = {key: 1000 * statistics.median(v) for key, v in cpus.items()}
+    print(f"\n{args.requests} requests per arm, {args.rounds} rounds; median req/s (client CPU ms/request); "
+          f"instant server on loopback")
     print("| client, same server | " + " | ".join(f"c = {c}" for c in levels) + " |")
     print("|---|" + "---:|" * len(levels))
-    med = {key: statistics.median(v) for key, v in rates.items()}
     names = {"raw": "raw aiohttp POST loop", "sdk": "bare `AsyncOpenAI` loop", "engine": "augmath Engine"}
     for arm in arms:
         cells = []
         for c in levels:
-            cell = f"{med[(arm, c)]:,.0f}"
+            cell = f"{med[(arm, c)]:,.0f} ({cpu_ms[(arm, c)]:.2f} ms)"
             if arm == "engine":
-                cell += f" ({med[(arm, c)] / med[('raw', c)]:.2f}x raw, {med[(arm, c)] / med[('sdk', c)]:.1f}x bare)"
+                cell += (f": {med[(arm, c)] / med[('raw', c)]:.2f}x raw (per round {pair[c]:.2f}x), "
+                         f"{med[(arm, c)] / med[('sdk', c)]:.1f}x bare")
             cells.append(cell)
         print(f"| {names[arm]} | " + " | ".join(cells) + " |")
     print(json.dumps({"median_req_per_s": {f"{a}@{c}": round(v) for (a, c), v in med.items()},
-                      "engine_over_raw": {c: round(med[("engine", c)] / med[("raw", c)], 3) for c in levels}}))
+                      "client_cpu_ms_per_req": {f"{a}@{c}": round(v, 3) for (a, c), v in cpu_ms.items()},
+                      "engine_over_raw": {c: round(med[("engine", c)] / med[("raw", c)], 3) for c in levels},
+                      "engine_over_raw_per_round_median": {c: round(v, 3) for c, v in pair.items()}}))
     return 0
 
 

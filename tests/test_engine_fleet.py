@@ -22,7 +22,7 @@ from augmath.cli import main
 from augmath.engine.budget import Budget
 from augmath.engine.engine import Engine, Request
 from augmath.engine.pool import parse_base_urls
-from augmath.engine.requestlog import RequestLog, read_log
+from augmath.engine.requestlog import RequestLog, read_log, request_key, request_keys, sample_key
 from augmath.engine.wire import split_base_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +63,18 @@ def test_base_url_to_chat_url_and_auth(url, chat, auth):
         assert headers == {}
     else:
         assert headers == {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+
+
+@pytest.mark.parametrize("messages, params", [
+    ([{"role": "user", "content": "2+2?"}], {}),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "héllo \"x\" \n ünïcode"}],
+     {"temperature": 0.7, "seed": 3, "top_k": 40, "stop": ["\n\n", "Q:"], "zz": {"b": 2, "a": [1, None]}}),
+])
+def test_one_serialisation_gives_the_same_keys_as_before(messages, params):
+    # the fast path must give exactly the keys existing logs hold, or every old run would be asked again
+    rkey, keys = request_keys("m", messages, params, 4)
+    assert rkey == request_key("m", messages, params)
+    assert keys == [sample_key("m", messages, params, i) for i in range(4)]
 
 
 def test_budget_reserves_the_worst_case_and_stops_when_nothing_fits():

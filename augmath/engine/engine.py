@@ -35,7 +35,7 @@ from augmath.engine.budget import Budget
 from augmath.engine.calls import MalformedResponse, RetryPolicy, build_payload, call_with_retries, describe, read_payload
 from augmath.engine.pool import EndpointPool, parse_base_urls
 from augmath.engine.stats import Progress, RunStats
-from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_key, sample_key
+from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_keys
 from augmath.redaction import redact_url
 
 OPENAI_URL = "https://api.openai.com/v1"  # the SDK's default endpoint, when no base URL is given
@@ -177,6 +177,24 @@ def _reusable(requests):
     return lambda: iter(requests)
 
 
+class _Keyed:
+    """(request, (request key, sample keys)) for each request, walk after walk. A list's keys are computed once and
+    kept beside it (the list is in memory anyway); a stream's are computed on each walk (nothing held)."""
+
+    def __init__(self, requests, keys_of):
+        self.listed = not callable(requests)  # a list, or an iterable made one by _reusable
+        self.requests = _reusable(requests)
+        self.keys_of = keys_of
+        self._keys = None
+
+    def __call__(self):
+        if not self.listed:
+            return ((r, self.keys_of(r)) for r in self.requests())
+        if self._keys is None:
+            self._keys = [self.keys_of(r) for r in self.requests()]
+        return zip(self.requests(), self._keys)
+
+
 class Engine:
     def __init__(
         self,
@@ -243,25 +261,25 @@ class Engine:
 
     async def arun(self, requests, collect: bool = True) -> list[Completion]:
         """Send what the log lacks; return the usable completions (collect=False: none; see completions())."""
-        requests = _reusable(requests)
         pool = EndpointPool(self.base_urls, self._api_key, self.timeout, self.concurrency, self.probe_interval)
         log = None
         try:
             if not self.model:
                 self.model = await self._discover_model(pool)
             self.stats = RunStats(model=self.model)
+            keyed = _Keyed(requests, self._keys)  # keys depend on the model: made once it is known
             self.stopped, self.unsent, self.failures = None, 0, {}
             if self.budget is not None and self.budget.active:
                 self.budget.resolve_prices(self.model, self.prices)  # before the log is opened or created
             log = RequestLog(self.log_path, fsync=self.fsync).open() if self.log_path else _MemoryLog()
             self.stats.usage_in_log = dict(log.loaded.usage)
-            pending = self._count(requests(), log.loaded)
+            pending = self._count(keyed(), log.loaded)
             if self.budget is not None and self.budget.active:
                 self.budget.start(log.loaded.usage)
             progress = Progress(pending, self.progress, self.stats)
             self._t0 = asyncio.get_running_loop().time()
             try:
-                await self._work(pool, log, requests(), progress)
+                await self._work(pool, log, keyed(), progress)
             finally:
                 progress.close()
                 self.stats.elapsed_s = asyncio.get_running_loop().time() - self._t0
@@ -283,7 +301,7 @@ class Engine:
             if not collect:
                 return []
             try:
-                return list(self.completions(requests))
+                return list(self._completions(keyed))
             finally:
                 self.close()
         finally:
@@ -303,22 +321,20 @@ class Engine:
         return ids[0]
 
     def _keys(self, request: Request) -> tuple[str, list[str]]:
-        rkey = request_key(self.model, request.messages, request.params)
-        return rkey, [sample_key(self.model, request.messages, request.params, i) for i in range(request.n)]
+        return request_keys(self.model, request.messages, request.params, request.n)
 
     def _count(self, requests, loaded) -> int:
         """Samples wanted / resumed / pending, distinct (identical prompts share samples; the larger n wins).
         Streams the requests; what it holds meanwhile is 16 bytes + an int per distinct prompt."""
         counted: dict[bytes, int] = {}
         wanted = pending = 0
-        for request in requests:
-            rkey = bytes.fromhex(request_key(self.model, request.messages, request.params))[:16]
+        for request, (rkey, keys) in requests:
+            rkey = bytes.fromhex(rkey)[:16]
             have = counted.get(rkey, 0)
             if request.n > have:
                 counted[rkey] = request.n
                 wanted += request.n - have
-                pending += sum(sample_key(self.model, request.messages, request.params, i) not in loaded.done
-                               for i in range(have, request.n))
+                pending += sum(key not in loaded.done for key in keys[have:])
         self.stats.samples_wanted, self.stats.samples_resumed = wanted, wanted - pending
         return pending
 
@@ -331,10 +347,9 @@ class Engine:
         workers = 2 * self.concurrency  # more workers than slots, so one backing off leaves no slot idle
 
         async def produce():
-            for request in requests:
+            for request, (rkey, keys) in requests:
                 if self.stopped:
                     break
-                rkey, keys = self._keys(request)
                 todo = [i for i, k in enumerate(keys) if k not in log.loaded.done and k not in inflight
                         and k not in self._failed]
                 if todo:
@@ -441,11 +456,13 @@ class Engine:
 
     def completions(self, requests):
         """The usable completions of `requests` after run(), in request order, read back from the log."""
+        return self._completions(_Keyed(requests, self._keys))
+
+    def _completions(self, keyed: _Keyed):
         entries = self._entries
         if entries is None:
             raise RuntimeError("completions() comes after run()")
-        for request in _reusable(requests)():
-            rkey, keys = self._keys(request)
+        for request, (rkey, keys) in keyed():
             for index, key in enumerate(keys):
                 entry = entries.entry(key)
                 if entry is None or entry[0]["status"] != "ok":

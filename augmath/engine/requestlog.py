@@ -50,6 +50,15 @@ def sample_key(model: str, messages: list[dict], params: dict, index: int) -> st
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
+def request_keys(model: str, messages: list[dict], params: dict, n: int) -> tuple[str, list[str]]:
+    """(request_key, [sample_key(..., i) for i < n]) from ONE serialisation: with sorted keys the sample payload
+    is the request payload with `,"sample":i` before its closing brace ("sample" sorts after "params")."""
+    base = _canonical({"model": model, "messages": messages, "params": params})
+    head = base[:-1]
+    return (hashlib.sha256(base).hexdigest(),
+            [hashlib.sha256(head + b',"sample":%d}' % i).hexdigest() for i in range(n)])
+
+
 @dataclass
 class LoadedLog:
     """What a log holds: done samples (key -> (sample, call line)) and samples whose last outcome failed."""
@@ -229,7 +238,8 @@ class RequestLog:
     def _write(self, call: dict) -> int:
         if self._fd is None:
             raise RequestLogError(f"{self.path} is not open")
-        line = _canonical({"v": LOG_VERSION, **call}) + b"\n"
+        # Not sorted (unlike the keys' canonical form): readers parse it, and sorting costs on every call.
+        line = json.dumps({"v": LOG_VERSION, **call}, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         offset = self._size
         view = memoryview(line)
         while view:  # O_APPEND: each write lands at the end; loop only on a short write

@@ -57,6 +57,7 @@ class WireClient:
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                         "Accept": "application/json", "User-Agent": USER_AGENT, **auth}
         self.timeout = timeout
+        self._timeouts = {timeout: aiohttp.ClientTimeout(total=timeout)}  # one object, not one per call
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
@@ -69,13 +70,14 @@ class WireClient:
 
     async def _request(self, method: str, url: str, body: bytes | None, timeout: float | None):
         session = self._open()
+        timeout = timeout or self.timeout
+        limit = self._timeouts.get(timeout) or self._timeouts.setdefault(timeout, aiohttp.ClientTimeout(total=timeout))
         try:
-            async with session.request(method, url, data=body,
-                                       timeout=aiohttp.ClientTimeout(total=timeout or self.timeout)) as resp:
+            async with session.request(method, url, data=body, timeout=limit) as resp:
                 data = await resp.read()
                 status, headers = resp.status, resp.headers
         except asyncio.TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-            raise TransportTimeout(f"no answer within {timeout or self.timeout:g}s") from exc
+            raise TransportTimeout(f"no answer within {timeout:g}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         if status >= 400:
