@@ -98,13 +98,27 @@ def test_budget_reserves_the_worst_case_and_stops_when_nothing_fits():
     asyncio.run(scenario())
 
 
-def test_budget_usd_needs_prices_and_fails_before_anything_is_written(tmp_path, capsys):
+GENERATE = ["generate", "{in}", "--out", "{out}/log.jsonl"]
+AUGMENT = ["augment", "--source", "gsm8k", "--data-dir", "packaged", "--limit", "2", "--strategies", "rephrase",
+           "--out", "{out}"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (GENERATE + ["--base-url", "http://127.0.0.1:9/v1", "--budget-usd", "1"], "--budget-usd needs prices"),
+    (GENERATE + ["--base-url", "http://127.0.0.1:9/v1", "--budget-tokens", "0"], "--budget-tokens must be a positive"),
+    (GENERATE + ["--base-url", "http://127.0.0.1:9/v1,127.0.0.1:8/v1"], "base URL must be http(s)://"),
+    (GENERATE + ["--base-url", "http://127.0.0.1:9/v1", "--base-url", "http://127.0.0.1:9/v1"], "listed twice"),
+    (AUGMENT + ["--budget-usd", "5", "--price-in", "1"], "--budget-usd needs prices"),
+    (AUGMENT + ["--base-url", "http://127.0.0.1:9/v1,,ftp://h/v1"], "base URL must be http(s)://"),
+])
+def test_bad_budget_or_endpoint_flags_fail_before_anything_is_written(argv, message, tmp_path, capsys):
     requests = tmp_path / "in.jsonl"
     requests.write_text(json.dumps({"messages": [{"role": "user", "content": "2+2?"}]}) + "\n")
-    code = main(["generate", str(requests), "--out", str(tmp_path / "log.jsonl"), "--base-url",
-                 "http://127.0.0.1:9/v1", "--budget-usd", "1"])
-    assert code == 2 and "--budget-usd needs prices" in capsys.readouterr().err
-    assert not (tmp_path / "log.jsonl").exists()
+    out = tmp_path / "out"
+    code = main([a.replace("{in}", str(requests)).replace("{out}", str(out)) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- budget, real server

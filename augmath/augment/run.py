@@ -126,6 +126,7 @@ def _claim_run_dir(out: Path, config: dict, replace: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from augmath.engine.pool import parse_base_urls
     from augmath.sources import load
 
     started = time.time()
@@ -134,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
     if args.keep_paths is not None and args.keep_paths < 1:
         raise DataError("--keep-paths must be >= 1")
     try:
-        budget_from_args(args)  # a bad budget fails here, before the run folder is touched
+        budget_from_args(args)  # a bad budget or endpoint list fails here, before the run folder is touched
+        for key in URL_KEYS:
+            parse_base_urls(getattr(args, key, None))
     except ValueError as e:
         raise DataError(str(e)) from None
     try:
