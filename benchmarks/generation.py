@@ -153,12 +153,12 @@ def instant_main(args) -> int:
     levels = [int(x) for x in args.levels.split(",")]
     rates: dict[tuple[str, int], list[float]] = {}
     cpus: dict[tuple[str, int], list[float]] = {}
-    arms = ["raw", "sdk", "engine"]
+    arms = args.arms.split(",")
     with InstantServer() as server, tempfile.TemporaryDirectory(dir=args.log_dir) as tmp:
         asyncio.run(raw_arm(server.base_url, server.model, 200, 8, 0))  # warm-up
         for r in range(args.rounds):
             for c in levels:
-                order = arms[r % 3:] + arms[:r % 3]
+                order = arms[r % len(arms):] + arms[:r % len(arms)]
                 for arm in order:
                     offset = 10_000_000 * r + 100_000 * c  # fresh prompts: the engine never resumes here
                     if arm == "raw":
@@ -187,8 +187,8 @@ def instant_main(args) -> int:
         for c in levels:
             cell = f"{med[(arm, c)]:,.0f} ({cpu_ms[(arm, c)]:.2f} ms)"
             if arm == "engine":
-                cell += (f": {med[(arm, c)] / med[('raw', c)]:.2f}x raw (per round {pair[c]:.2f}x), "
-                         f"{med[(arm, c)] / med[('sdk', c)]:.1f}x bare")
+                cell += f": {med[(arm, c)] / med[('raw', c)]:.2f}x raw (per round {pair[c]:.2f}x)"
+                cell += f", {med[(arm, c)] / med[('sdk', c)]:.1f}x bare" if "sdk" in arms else ""
             cells.append(cell)
         print(f"| {names[arm]} | " + " | ".join(cells) + " |")
     print(json.dumps({"median_req_per_s": {f"{a}@{c}": round(v) for (a, c), v in med.items()},
@@ -247,6 +247,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--instant", action="store_true", help="client-cost mode against an instant local server")
     parser.add_argument("--levels", default="8,64,256", help="--instant: concurrency levels")
+    parser.add_argument("--arms", default="raw,sdk,engine", help="--instant: which arms (raw and engine needed)")
     parser.add_argument("--memory", default=None, help="peak RSS of generate runs of these sizes, e.g. 20000,100000")
     parser.add_argument("--log-dir", default=None, help="where the engine's logs go (default: the temp folder)")
     args = parser.parse_args()

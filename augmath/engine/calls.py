@@ -12,11 +12,11 @@ import asyncio
 import email.utils
 import json
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-import openai
 
 from augmath.redaction import redact  # error text goes into logs: keys and URL credentials masked
 
@@ -102,29 +102,35 @@ def parse_retry_after(headers) -> float | None:
 
 def classify(exc: BaseException) -> tuple[str, bool, float | None]:
     """(cause, retryable, retry_after seconds) for an exception raised by one attempt."""
-    if isinstance(exc, (openai.APITimeoutError, TransportTimeout)):
+    if isinstance(exc, TransportTimeout):
         return "timeout", True, None
     if isinstance(exc, TransportError):
         return "connection", True, None
     if isinstance(exc, HTTPStatusError):
-        status = exc.status_code
-        if status in RETRY_STATUSES or status >= 500:
-            return f"http_{status}", True, parse_retry_after(exc.headers)
-        return f"http_{status}", False, None
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection", True, None
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retry_after = parse_retry_after(getattr(exc.response, "headers", None))
-        if status in RETRY_STATUSES or status >= 500:
-            return f"http_{status}", True, retry_after
-        return f"http_{status}", False, None
-    if isinstance(exc, (MalformedResponse, openai.APIResponseValidationError, json.JSONDecodeError,
-                        UnicodeDecodeError)):
+        return _status(exc.status_code, exc.headers)
+    # The openai SDK's errors, when a caller uses the SDK (the eval backend's raw completions). Looked up, not
+    # imported: the engine itself does not load the SDK (its import alone weighs ~40 MB and half a second).
+    openai = sys.modules.get("openai")
+    if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: first
+            return "timeout", True, None
+        if isinstance(exc, openai.APIConnectionError):
+            return "connection", True, None
+        if isinstance(exc, openai.APIStatusError):
+            return _status(exc.status_code, getattr(exc.response, "headers", None))
+        if isinstance(exc, openai.APIResponseValidationError):
+            return "malformed_response", True, None
+    if isinstance(exc, (MalformedResponse, json.JSONDecodeError, UnicodeDecodeError)):
         return "malformed_response", True, None
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timeout", True, None
     raise exc  # a bug, not a server fault: do not hide it behind retries
+
+
+def _status(status: int, headers) -> tuple[str, bool, float | None]:
+    if status in RETRY_STATUSES or status >= 500:
+        return f"http_{status}", True, parse_retry_after(headers)
+    return f"http_{status}", False, None
 
 
 def check_choice(choice) -> dict:

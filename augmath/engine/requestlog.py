@@ -1,6 +1,7 @@
 """The engine's durable, append-only request log (JSONL, one line per API call, fsync'd).
 
-A line is written only after the call finished, in one write() followed by fsync, so after a crash the file
+A line is written only after the call finished, in one write(), and counts only once an fsync covers it (group
+commit: one fsync in a thread for all the lines written meanwhile), so after a crash the file
 holds every finished call plus at most one torn last line (no trailing newline), which we cut off on open:
 that call was never acknowledged and is simply sent again. Everything else is resumable by key:
 
@@ -16,6 +17,8 @@ A sample is *done* once a line records it "ok" or "rejected" (empty / cut off / 
 answered, the answer is unusable; asking again with the same settings would not help). "failed" samples
 (retry budget exhausted) are not done: a re-run asks for them again.
 The log never holds an API key or base URL; only what was sent as the prompt and what came back.
+An open log (RequestLog) indexes the file as a stream and keeps one offset per done sample (LogIndex), not the
+lines, so memory does not grow with the texts; read_log() gives the full LoadedLog, for tools that want it.
 """
 
 from __future__ import annotations
@@ -202,6 +205,13 @@ class RequestLog:
             self._reader = open(self.path, "rb")
         self._reader.seek(offset)
         return json.loads(self._reader.readline())
+
+    def sample(self, key: str) -> dict | None:
+        """The logged sample `key` (its dict: text, status, ...) if it is done, read back from disk; else None."""
+        offset = self.loaded.done.get(key)
+        if offset is None:
+            return None
+        return next(s for s in self.line_at(offset)["samples"] if s["key"] == key)
 
     def append(self, call: dict) -> None:
         """Write one line and fsync it before returning."""

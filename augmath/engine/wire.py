@@ -9,7 +9,8 @@ status and the Retry-After headers, so it speaks the documented wire format dire
     GET  {base_url}/models
 
 What the SDK did that matters is kept: `Authorization: Bearer KEY` (or HTTP Basic from the URL's user-info,
-as httpx does for `http://user:pass@host/v1`), the URL's query string kept (`...?api-version=...`), extra
+as httpx does for `http://user:pass@host/v1`), proxy settings from the environment, the URL's query string
+kept (`...?api-version=...`), extra
 params (top_k, min_p, ...) merged into the body top level as `extra_body` is, a per-attempt timeout, no
 hidden retries. Errors become the exceptions calls.classify() knows: HTTPStatusError (with status, headers
 and body text), TransportTimeout, TransportError, MalformedResponse.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.request
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -49,6 +51,14 @@ def split_base_url(base_url: str) -> tuple[str, str, dict]:
     return at("chat/completions"), at("models"), headers
 
 
+def _env_proxy(url: str) -> str | None:
+    """The HTTP(S)_PROXY that applies to `url` (NO_PROXY honoured), as httpx reads the environment; else None."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
+
+
 class WireClient:
     """One keep-alive connection pool to one endpoint; `limit` connections at most (the engine's concurrency)."""
 
@@ -56,6 +66,7 @@ class WireClient:
         self.chat_url, self.models_url, auth = split_base_url(base_url)
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                         "Accept": "application/json", "User-Agent": USER_AGENT, **auth}
+        self.proxy = _env_proxy(self.chat_url)
         self.timeout = timeout
         self._timeouts = {timeout: aiohttp.ClientTimeout(total=timeout)}  # one object, not one per call
         self._limit = limit
@@ -64,6 +75,8 @@ class WireClient:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ttl_dns_cache=300)
+            # Not trust_env: aiohttp would then look up the proxy and .netrc in a thread on EVERY request (two
+            # thread hops a call); the proxy is looked up once instead (_env_proxy).
             self._session = aiohttp.ClientSession(connector=connector, headers=self.headers,
                                                   skip_auto_headers=("Accept-Encoding",), auto_decompress=True)
         return self._session
@@ -73,7 +86,7 @@ class WireClient:
         timeout = timeout or self.timeout
         limit = self._timeouts.get(timeout) or self._timeouts.setdefault(timeout, aiohttp.ClientTimeout(total=timeout))
         try:
-            async with session.request(method, url, data=body, timeout=limit) as resp:
+            async with session.request(method, url, data=body, timeout=limit, proxy=self.proxy) as resp:
                 data = await resp.read()
                 status, headers = resp.status, resp.headers
         except asyncio.TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
