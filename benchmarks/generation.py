@@ -225,7 +225,7 @@ def memory_main(args) -> int:
             peak_kb = int(done.stderr.rsplit("maxrss_kb", 1)[1].split()[0])
             summary = json.loads(done.stdout.strip().splitlines()[-1])
             peaks[size] = peak_kb / 1024
-            print(f"{size:>8,} requests: peak RSS {peaks[size]:.0f} MB, {summary['calls']:,} calls, "
+            print(f"{size:>8,} requests: peak RSS {peaks[size]:.1f} MB, {summary['calls']:,} calls, "
                   f"{elapsed:.0f}s ({size / elapsed:.0f} req/s incl. start-up)", flush=True)
     if len(sizes) >= 2:
         lo, hi = sizes[0], sizes[-1]
