@@ -50,6 +50,15 @@ def parse_base_url(value: str) -> str:
     return value
 
 
+def parse_base_url_list(value: str) -> str:
+    """argparse type for options that take several endpoints of one model (augmath.engine.pool): comma-separated
+    URLs, each checked as parse_base_url checks one; the value unchanged."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]  # "a,,b" is a and b, as in the pool
+    for part in parts or [""]:
+        parse_base_url(part)
+    return value
+
+
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     """(the URL without user-info, user, password): `http://u:KEY@host/v1` -> (`http://host/v1`, `u`, `KEY`).
     httpx sends such user-info as HTTP Basic auth; urllib would read `u:KEY@host` as the host name."""

@@ -156,7 +156,7 @@ class OpenAIEndpointModel(LightevalModel):
         key = sample_key(model, messages, params, index)
         if key in log.loaded.done:
             self.stats["resumed"] += 1
-            return log.loaded.done[key][0].get("text") or ""
+            return log.sample(key).get("text") or ""  # the open log keeps offsets; the text is read back
         result = await call_with_retries(lambda: client.completions.create(model=model, prompt=prompt, **params),
                                          policy, slots, os.environ.get("OPENAI_API_KEY"), read=_read_completion)
         if result.error is not None:

@@ -17,14 +17,14 @@ import contextlib
 import sys
 from pathlib import Path
 
-from augmath.urls import parse_base_url
+from augmath.urls import parse_base_url_list
 
 ROLES = ("query", "response")
 
 
 def add_endpoint_arguments(p) -> None:
     for role, what in (("query", "writes the new queries"), ("response", "samples the reasoning paths")):
-        p.add_argument(f"--{role}-base-url", type=parse_base_url, default=None,
+        p.add_argument(f"--{role}-base-url", type=parse_base_url_list, default=None,
                        help=f"endpoint that {what} (default --base-url, else the embedded server)")
         p.add_argument(f"--{role}-model", default=None, help=f"model that {what} (default --model)")
 
@@ -61,8 +61,10 @@ class Engines:
             from augmath.augment.batch import BatchEngine
 
             return BatchEngine(self.args, self.out, base_url, model)  # check_batch_arguments: model is set
+        from augmath.engine.budget import budget_from_args
+
         common = dict(concurrency=self.args.concurrency, log_path=self.out / "requests.jsonl",
-                      timeout=self.args.timeout)
+                      timeout=self.args.timeout, budget=budget_from_args(self.args))
         if base_url:
             return Engine(base_url=base_url, model=model, **common)
         server = self._embedded()

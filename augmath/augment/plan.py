@@ -36,11 +36,7 @@ def add_plan_arguments(p) -> None:
                    help="print the requests, tokens and cost this run would spend, then stop (no call, no folder)")
     p.add_argument("--tokenizer", default=None,
                    help="--plan: HF tokenizer (name or folder, loaded offline) of a remote model")
-    # --price-in/--price-out are shared with the engine's budget options: define them once
-    if "--price-in" not in p._option_string_actions:
-        p.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens")
-    if "--price-out" not in p._option_string_actions:
-        p.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    # --plan prices its tokens with --price-in/--price-out, the budget's options (augmath.engine.budget)
     p.add_argument("--batch-discount", type=float, default=0.0,
                    help="--plan: fraction off the prices for a provider Batch API (OpenAI: 0.5)")
 

@@ -32,6 +32,7 @@ from augmath.augment.batch import WAITING_EXIT, BatchPending, add_batch_argument
 from augmath.augment.cost import add_token_costs, label_requests, tokens_per_strategy
 from augmath.augment.endpoints import Engines, add_endpoint_arguments, endpoint_of
 from augmath.augment.plan import add_plan_arguments, make_plan, print_plan
+from augmath.engine.budget import add_budget_arguments, budget_from_args
 from augmath.augment.queries import add_query_arguments, parse_queries, plan_queries, query_params
 from augmath.augment.rows import Tally, dropped_row, item_row
 from augmath.augment.shards import in_shard, parse_shard, write_heads
@@ -43,7 +44,7 @@ from augmath.augment.strategies import Query, get
 from augmath.augment.until import add_until_arguments, check_until_arguments, sample_until, until_report
 from augmath.augment.strategies.paper import PAPER
 from augmath.augment.verify import SELECTIONS, SOLVER_TEMPLATE, decide, filter_paths, majority, solver_messages
-from augmath.urls import check_reachable, parse_base_url
+from augmath.urls import check_reachable, parse_base_url_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="max new tokens per call (default: with the embedded server 400 gsm8k / 1024 math; with an "
                         "endpoint URL 1024 / 2048, so that a verbose model's replies are not cut off; "
                         "benchmarks/reply_lengths.py)")
-    p.add_argument("--base-url", type=parse_base_url, default=None,
+    p.add_argument("--base-url", type=parse_base_url_list, default=None,
                    help="OpenAI-compatible endpoint (default: start the embedded server)")
     p.add_argument("--model", default=None, help="model name at --base-url (default: the server's first)")
     add_endpoint_arguments(p)
@@ -83,6 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-paths", type=POSITIVE, default=None,
                    help="keep at most K distinct correct paths per query (default: all)")
     p.add_argument("--concurrency", type=POSITIVE, default=8, help="API calls in flight")
+    add_budget_arguments(p)  # not part of the run's settings: a raised budget resumes the same run
     p.add_argument("--timeout", type=SECONDS, default=600.0,
                    help="seconds per API call attempt (default 600: a small CPU server under load is slow)")
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
@@ -145,11 +147,18 @@ def _claim_run_dir(out: Path, config: dict, replace: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from augmath.engine.pool import parse_base_urls
     from augmath.sources import load
 
     started = time.time()
     out = Path(args.out)
     config = config_of(args)
+    try:
+        budget_from_args(args)  # a bad budget or endpoint list fails here, before the run folder is touched
+        for key in URL_KEYS:
+            parse_base_urls(getattr(args, key, None))
+    except ValueError as e:
+        raise DataError(str(e)) from None
     try:
         strategies = get(args.strategies)
     except ValueError as e:
@@ -164,11 +173,13 @@ def run(args: argparse.Namespace) -> int:
     all_seeds = load(args.source, "train", args.data_dir, args.limit)  # bad inputs fail before anything is created
     seeds = [s for s in all_seeds if in_shard(s.id, *shard)] if shard else all_seeds
     if args.plan:  # before the lock: a plan creates nothing
-        print_plan(make_plan(args, strategies, seeds, out, _kind(args), max_tokens_for(args, "response", _kind(args))))
+        kind = _kind(args)
+        print_plan(make_plan(args, strategies, seeds, out, kind, max_tokens_for(args, "response", kind)))
         return 0
     if not args.no_llm:  # an endpoint that is down is one line now, not a traceback after run.json is written
-        for option, url in endpoint_urls(args).items():
-            check_reachable(url, option)
+        for option, urls in endpoint_urls(args).items():
+            for url in parse_base_urls(urls):  # several endpoints of one model: each must answer
+                check_reachable(url, option)
     with folder_lock(out, "augmath augment"):
         _claim_run_dir(out, config, args.replace)
         out.mkdir(parents=True, exist_ok=True)
@@ -232,6 +243,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
             requests = [Request(p.messages, 1, query_params(p, args, max_tokens_for(args, "query", kind)), {"i": i})
                         for i, p in enumerate(pending)]
             completions = engine.run(requests)
+            if engine.stopped:
+                return _budget_stop(engine)
             phases["queries"] = engine.stats.summary()
             failed += len(engine.failures)
             labels.update(label_requests(engine.model, requests, [p.names for p in pending]))
@@ -241,6 +254,8 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
         untrusted = [q for q in queries if not q.solution_trusted]
         engine = engines.get("response") if untrusted and args.paths > 0 and not args.no_llm else None
         sampled, path_params, asked = _sample_paths(engine, untrusted, args, kind, max_tokens, labels)
+        if engine is not None and engine.stopped:
+            return _budget_stop(engine)
         if sampled:
             phases["paths"] = engine.stats.summary()  # with --until-correct: its last round
             failed += len(engine.failures)
@@ -283,6 +298,10 @@ def _augment(args: argparse.Namespace, out: Path, config: dict, strategies, seed
 
 def _kind(args) -> str:
     return "gsm8k" if args.source == "gsm8k" else "math"
+def _budget_stop(engine) -> int:
+    """The budget stopped the engine: the calls made are in requests.jsonl; no items are written from a part."""
+    print(f"augment: {engine.stopped}", file=sys.stderr)
+    return 1
 
 
 def _hash(text: str) -> str:

@@ -3,8 +3,10 @@
     Engine(base_url, model, concurrency, log_path).run([Request(messages, n, params, meta)]) -> [Completion]
     EmbeddedServer(): llama.cpp's llama-server on the packaged SmolLM2 GGUF (`augmath serve`)
 
-Inside: engine (the async loop), calls (one call with retries; error classes), requestlog (the durable,
-resumable request log), counters (usage, cost, the progress bar), server (`augmath serve`), cli (`augmath generate`).
+Inside: engine (the async loop), calls (one call with retries; error classes), wire (the lean aiohttp client),
+pool (several endpoints of one model), budget (token / USD caps), requestlog (the durable, resumable request
+log), counters (usage, cost, the progress bar), batchfile (provider batch files), server (`augmath serve`),
+cli (`augmath generate`).
 """
 
 from augmath._lazy import lazy_face
@@ -15,5 +17,6 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "describe": "calls",
     "RequestLog": "requestlog", "RequestLogError": "requestlog", "read_log": "requestlog", "now_iso": "requestlog",
     "request_key": "requestlog", "sample_key": "requestlog",
+    "Budget": "budget", "EndpointPool": "pool", "parse_base_urls": "pool", "WireClient": "wire",
     "EmbeddedServer": "server", "ServerError": "server", "default_model_path": "server",
 })

@@ -12,11 +12,11 @@ import asyncio
 import email.utils
 import json
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-import openai
 
 from augmath.redaction import redact  # error text goes into logs: keys and URL credentials masked
 
@@ -32,6 +32,25 @@ MAX_RETRY_AFTER = 120.0
 
 class MalformedResponse(Exception):
     """The server answered 2xx with a body that is not a usable chat completion."""
+
+
+# What the engine's own client (augmath.engine.wire) raises, beside MalformedResponse.
+class HTTPStatusError(Exception):
+    """A non-2xx answer. The message follows the openai SDK's ("Error code: 401 - {body}") so logs read alike."""
+
+    def __init__(self, status: int, headers, body: str):
+        super().__init__(f"Error code: {status} - {body[:500]}")
+        self.status_code = status
+        self.headers = headers
+        self.body = body
+
+
+class TransportTimeout(Exception):
+    """The attempt ran past its timeout."""
+
+
+class TransportError(Exception):
+    """The connection failed or died before a full answer came back."""
 
 
 @dataclass
@@ -83,22 +102,35 @@ def parse_retry_after(headers) -> float | None:
 
 def classify(exc: BaseException) -> tuple[str, bool, float | None]:
     """(cause, retryable, retry_after seconds) for an exception raised by one attempt."""
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, TransportTimeout):
         return "timeout", True, None
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, TransportError):
         return "connection", True, None
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retry_after = parse_retry_after(getattr(exc.response, "headers", None))
-        if status in RETRY_STATUSES or status >= 500:
-            return f"http_{status}", True, retry_after
-        return f"http_{status}", False, None
-    if isinstance(exc, (MalformedResponse, openai.APIResponseValidationError, json.JSONDecodeError,
-                        UnicodeDecodeError)):
+    if isinstance(exc, HTTPStatusError):
+        return _status(exc.status_code, exc.headers)
+    # The openai SDK's errors, when a caller uses the SDK (the eval backend's raw completions). Looked up, not
+    # imported: the engine itself does not load the SDK (its import alone weighs ~40 MB and half a second).
+    openai = sys.modules.get("openai")
+    if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: first
+            return "timeout", True, None
+        if isinstance(exc, openai.APIConnectionError):
+            return "connection", True, None
+        if isinstance(exc, openai.APIStatusError):
+            return _status(exc.status_code, getattr(exc.response, "headers", None))
+        if isinstance(exc, openai.APIResponseValidationError):
+            return "malformed_response", True, None
+    if isinstance(exc, (MalformedResponse, json.JSONDecodeError, UnicodeDecodeError)):
         return "malformed_response", True, None
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timeout", True, None
     raise exc  # a bug, not a server fault: do not hide it behind retries
+
+
+def _status(status: int, headers) -> tuple[str, bool, float | None]:
+    if status in RETRY_STATUSES or status >= 500:
+        return f"http_{status}", True, parse_retry_after(headers)
+    return f"http_{status}", False, None
 
 
 def check_choice(choice) -> dict:
@@ -108,13 +140,7 @@ def check_choice(choice) -> dict:
     text = getattr(message, "content", None) if message is not None else None
     if message is None or (text is not None and not isinstance(text, str)):
         return {"text": None, "finish_reason": finish, "status": "rejected", "reason": "malformed"}
-    if finish == "length":
-        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "length"}
-    if finish == "content_filter":
-        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "content_filter"}
-    if text is None or not text.strip():
-        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "empty"}
-    return {"text": text, "finish_reason": finish, "status": "ok", "reason": None}
+    return _judge(text, finish)
 
 
 def read_response(response) -> tuple[list[dict], dict | None]:
@@ -135,6 +161,50 @@ def read_response(response) -> tuple[list[dict], dict | None]:
             # llama.cpp's server (it adds `timings`) reports the usage of the first choice only for n > 1.
             usage_dict["partial"] = True
     return [check_choice(c) for c in ordered], usage_dict
+
+
+def _judge(text, finish) -> dict:
+    if finish == "length":
+        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "length"}
+    if finish == "content_filter":
+        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "content_filter"}
+    if text is None or not text.strip():
+        return {"text": text, "finish_reason": finish, "status": "rejected", "reason": "empty"}
+    return {"text": text, "finish_reason": finish, "status": "ok", "reason": None}
+
+
+def read_payload(body: dict) -> tuple[list[dict], dict | None]:
+    """read_response for a decoded JSON body (what augmath.engine.wire returns): same checks, same output."""
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponse("no choices in the response")
+    out = []
+    for choice in sorted(choices, key=lambda c: (c.get("index") or 0) if isinstance(c, dict) else 0):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or (text is not None and not isinstance(text, str)):
+            out.append({"text": None, "finish_reason": finish, "status": "rejected", "reason": "malformed"})
+        else:
+            out.append(_judge(text, finish))
+    usage = body.get("usage")
+    usage_dict = None
+    if isinstance(usage, dict):
+        try:
+            usage_dict = {name: int(usage.get(name) or 0)
+                          for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        except (TypeError, ValueError):
+            raise MalformedResponse(f"usage is not numeric: {str(usage)[:100]}") from None
+        if len(choices) > 1 and body.get("timings") is not None:
+            usage_dict["partial"] = True  # llama.cpp: an n > 1 call's usage covers the first choice only
+    return out, usage_dict
+
+
+def build_payload(model: str, messages: list[dict], params: dict, n: int, seed_offset: int) -> dict:
+    """The JSON body of one chat call: what build_kwargs gives the SDK, with extra params at top level."""
+    kwargs = build_kwargs(model, messages, params, n, seed_offset)
+    kwargs.update(kwargs.pop("extra_body", None) or {})
+    return kwargs
 
 
 def build_kwargs(model: str, messages: list[dict], params: dict, n: int, seed_offset: int) -> dict:

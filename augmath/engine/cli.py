@@ -8,6 +8,10 @@ printed on stdout. Exit status: 0 all done, 1 some samples failed (re-run to ret
 Every row is checked before any call: n from 1 to 128 (OpenAI's own cap for one request; more samples of one
 prompt are several rows), message roles and string content, the types and ranges of the well-known params
 (augmath.engine.engine.PARAM_TYPES); an input without any request is refused.
+The input is read twice as a stream (checked, then run), never held whole, and --results is written from the
+log as a stream, so memory stays bounded by --concurrency whatever the run's size (docs/engine.md).
+--base-url takes several endpoints of one model (comma-separated or repeated; augmath.engine.pool);
+--budget-tokens / --budget-usd stop the run before the call that would cross them (augmath.engine.budget).
 """
 
 from __future__ import annotations
@@ -18,18 +22,20 @@ import json
 import os
 
 from augmath.engine.batchfile import add_import_arguments, run_import
+from augmath.engine.budget import add_budget_arguments, budget_from_args
 from augmath.errors import UserError
-from augmath.io import read_json_object, read_jsonl_numbered, write_jsonl_atomic
+from augmath.io import DataError, decode_utf8, from_json, read_json_object, read_jsonl_numbered, write_jsonl_atomic
 from augmath.options import POSITIVE, SECONDS
-from augmath.urls import parse_base_url
+from augmath.urls import parse_base_url_list
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="JSONL of requests: {messages, n?, params?, meta?} per line")
     parser.add_argument("--out", required=True, help="the durable request log (JSONL; re-running resumes it)")
     parser.add_argument("--results", default=None, help="also write the usable completions here (JSONL)")
-    parser.add_argument("--base-url", type=parse_base_url, default=None,
-                        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--base-url", action="append", type=parse_base_url_list, default=None,
+                        help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL); several serving one model: "
+                             "comma-separated or repeated, each call goes to the least-loaded live one")
     parser.add_argument("--api-key", default=None,
                         help="API key (default: $OPENAI_API_KEY; prefer the variable, arguments show up in ps)")
     parser.add_argument("--model", default=None, help="model name (default: the server's first model)")
@@ -46,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prices", default=None,
                         help='JSON file {model: {"input": USD per 1M tokens, "output": USD per 1M tokens}}')
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_budget_arguments(parser)
     add_import_arguments(parser)  # --import-batch-output (augmath.engine.batchfile)
 
 
@@ -53,18 +60,46 @@ class GenerateError(UserError):
     """Bad requests, --params or --prices, an unusable endpoint or request log: one line, exit 2."""
 
 
-def read_requests(path: str | os.PathLike, default_params: dict | None = None):
+def _numbered_rows(path):
+    """("FILE:LINE", object) per line, streamed from disk (.gz files go through augmath.io whole)."""
+    if str(path).endswith(".gz"):
+        yield from read_jsonl_numbered(path)
+        return
+    with open(path, "rb") as handle:
+        for i, raw in enumerate(handle, start=1):
+            line = decode_utf8(raw, path, i)
+            if not line.strip():
+                continue
+            obj = from_json(line, path, i)  # NaN, too deep, invalid: one DataError naming the line (augmath.io)
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+            yield f"{path}:{i}", obj
+
+
+def _parse_rows(path, default_params):
     from augmath.engine.engine import Request, validate_request
 
-    requests = []
-    for where, row in read_jsonl_numbered(path):
+    for where, row in _numbered_rows(path):
         unknown = set(row) - {"messages", "n", "params", "meta"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: messages, n, params, meta")
         params = {**(default_params or {}), **(row.get("params") or {})}
         n, meta = row.get("n", 1), row.get("meta", {})
         validate_request(row.get("messages"), n, params, meta, where)
-        requests.append(Request(messages=row["messages"], n=n, params=params, meta=meta))
+        yield Request(messages=row["messages"], n=n, params=params, meta=meta)
+
+
+def stream_requests(path: str | os.PathLike, default_params: dict | None = None):
+    """Check every row now (a bad one raises naming FILE:LINE; an empty input is refused), keeping none; return
+    a callable that reads them again as a stream, which the engine walks to plan and then to collect."""
+    count = sum(1 for _ in _parse_rows(path, default_params))
+    if not count:
+        raise ValueError(f"{path}: no requests (the file is empty)")
+    return lambda: _parse_rows(path, default_params)
+
+
+def read_requests(path: str | os.PathLike, default_params: dict | None = None):
+    requests = list(_parse_rows(path, default_params))
     if not requests:
         raise ValueError(f"{path}: no requests (the file is empty)")
     return requests
@@ -86,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
         default_params = json.loads(args.params) if args.params else None
         if default_params is not None and not isinstance(default_params, dict):
             raise ValueError("--params must be a JSON object")
-        requests = read_requests(args.input, default_params)
+        requests = stream_requests(args.input, default_params)
         prices = read_json_object(args.prices) if args.prices else None
+        budget = budget_from_args(args)
     except (OSError, ValueError) as exc:
         if isinstance(exc, (UserError, FileNotFoundError)):
             raise
@@ -103,13 +139,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             engine = Engine(base_url=base_url, api_key=args.api_key, model=model, concurrency=args.concurrency,
                             log_path=args.out, timeout=args.timeout, max_attempts=args.max_attempts,
-                            use_n=not args.no_n, max_n=max_n, prices=prices, progress=not args.no_progress)
-            completions = engine.run(requests)
+                            use_n=not args.no_n, max_n=max_n, prices=prices, progress=not args.no_progress,
+                            budget=budget)
+            engine.run(requests, collect=False)
         except (ValueError, RequestLogError) as exc:
             raise GenerateError(str(exc)) from None
-    if args.results:
-        write_results(args.results, completions)
+        try:
+            if args.results:
+                write_results(args.results, engine.completions(requests))
+        finally:
+            engine.close()
     summary = engine.stats.summary(prices)
     summary["samples_still_failed"] = len(engine.failures)
+    summary["samples_not_asked"] = engine.unsent
     print(json.dumps(summary))
-    return 1 if engine.failures else 0
+    return 1 if engine.failures or engine.stopped else 0

@@ -42,6 +42,9 @@ class RunStats:
     usage_partial_calls: int = 0  # n>1 calls whose usage covers only the first choice (llama.cpp)
     usage: dict = field(default_factory=_zero_usage)            # this run
     usage_in_log: dict = field(default_factory=_zero_usage)     # everything the log holds (this run included)
+    endpoints: list = field(default_factory=list)  # per endpoint: calls, failures, taken out / put back
+    retried_elsewhere: int = 0  # failed attempts on an endpoint then taken out (retried on another)
+    budget_stop: str | None = None  # the line saying where a budget stopped the run
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
 
@@ -83,6 +86,9 @@ class RunStats:
             "usage_in_log": dict(self.usage_in_log),
             "cost_usd": estimate_cost(self.usage, self.model, prices),
             "cost_usd_in_log": estimate_cost(self.usage_in_log, self.model, prices),
+            "endpoints": self.endpoints,
+            "retried_elsewhere": self.retried_elsewhere,
+            "budget_stop": self.budget_stop,
             "elapsed_s": round(elapsed, 3),
             "samples_per_s": round(done / elapsed, 3) if elapsed > 0 else None,
             "completion_tokens_per_s": round(self.usage["completion_tokens"] / elapsed, 2) if elapsed > 0 else None,

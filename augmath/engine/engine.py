@@ -13,6 +13,14 @@
   and counted by reason in `engine.stats`, never returned. Calls that exhaust their retries are recorded
   as failed (with the reason) and asked again by the next run.
 - The API key comes from the argument or OPENAI_API_KEY and is never written anywhere.
+- Calls go out through augmath.engine.wire (aiohttp, the JSON body as is), not the openai SDK, whose per-call
+  CPU cost capped a process at ~150 calls/s (docs/engine.md, benchmarks/generation.py --instant).
+- Memory is bounded by concurrency, not run size: requests are planned as a stream (at most ~2x concurrency
+  jobs exist at once), the open log keeps only an offset per done sample, and completions are read back
+  from the log (`run(collect=False)` + `completions(requests)` streams them; `run()` returns the list).
+- Several base URLs (a list, or "URL1,URL2"): augmath.engine.pool sends each call to the least-loaded live
+  endpoint and takes a failing one out until it answers again. A Budget (augmath.engine.budget) stops the
+  run before the call that would cross it; a rerun with a raised budget goes on from there.
 """
 
 from __future__ import annotations
@@ -23,13 +31,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import openai
-
-from augmath.engine.calls import RetryPolicy, build_kwargs, call_with_retries, describe
+from augmath.engine.budget import Budget
+from augmath.engine.calls import MalformedResponse, RetryPolicy, build_payload, call_with_retries, describe, read_payload
+from augmath.engine.pool import EndpointPool, parse_base_urls
 from augmath.engine.counters import Progress, RunStats
-from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_key, sample_key
+from augmath.engine.requestlog import LoadedLog, RequestLog, now_iso, request_keys
 from augmath.redaction import redact_url
 
+OPENAI_URL = "https://api.openai.com/v1"  # the SDK's default endpoint, when no base URL is given
 LOCAL_DUMMY_KEY = "sk-local-no-key"  # local servers need *a* key for the client; they ignore it
 _RETRIED_4XX = {"http_408", "http_409", "http_429"}
 
@@ -131,14 +140,65 @@ class _MemoryLog:
             elif sample["key"] not in self.loaded.done:
                 self.loaded.failed[sample["key"]] = sample["reason"]
 
+    def entry(self, key: str):
+        return self.loaded.done.get(key)
+
     def close(self) -> None:
         pass
+
+
+class _DiskEntries:
+    """Reads done samples back from a closed log by the offsets its index kept (for completions())."""
+
+    def __init__(self, log: RequestLog):
+        self.done = log.loaded.done
+        self._log = log  # closed: line_at opens a reader of its own
+
+    def entry(self, key: str):
+        offset = self.done.get(key)
+        if offset is None:
+            return None
+        if offset != getattr(self, "_cached_offset", None):  # the samples of one n call share a line
+            self._cached = self._log.line_at(offset)
+            self._cached_offset = offset
+        call = self._cached
+        sample = next(s for s in call["samples"] if s["key"] == key)
+        return sample, call
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def _reusable(requests):
+    """Requests as something we can walk twice (plan, then collect): a list, or a callable giving an iterator."""
+    if callable(requests):
+        return lambda: (r if isinstance(r, Request) else Request(**r) for r in requests())
+    requests = [r if isinstance(r, Request) else Request(**r) for r in requests]  # dicts are checked now
+    return lambda: iter(requests)
+
+
+class _Keyed:
+    """(request, (request key, sample keys)) for each request, walk after walk. A list's keys are computed once and
+    kept beside it (the list is in memory anyway); a stream's are computed on each walk (nothing held)."""
+
+    def __init__(self, requests, keys_of):
+        self.listed = not callable(requests)  # a list, or an iterable made one by _reusable
+        self.requests = _reusable(requests)
+        self.keys_of = keys_of
+        self._keys = None
+
+    def __call__(self):
+        if not self.listed:
+            return ((r, self.keys_of(r)) for r in self.requests())
+        if self._keys is None:
+            self._keys = [self.keys_of(r) for r in self.requests()]
+        return zip(self.requests(), self._keys)
 
 
 class Engine:
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | list[str] | None = None,
         api_key: str | None = None,
         model: str | None = None,
         concurrency: int = 8,
@@ -153,13 +213,18 @@ class Engine:
         progress: bool | None = None,
         store_messages: bool = True,
         fsync: bool = True,
+        budget: Budget | None = None,
+        probe_interval: float = 1.0,
     ):
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.base_urls = parse_base_urls(base_url or os.environ.get("OPENAI_BASE_URL") or None)
+        self.base_url = self.base_urls[0] if self.base_urls else None
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url is None:
                 raise ValueError("no API key: set OPENAI_API_KEY (or pass api_key), or point base_url at a local server")
             key = LOCAL_DUMMY_KEY
+        if self.base_url is None:
+            self.base_urls = [OPENAI_URL]
         self._api_key = key  # kept in memory only; redacted from every error we record
         self.model = model
         if concurrency < 1:
@@ -174,113 +239,163 @@ class Engine:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.store_messages = store_messages
         self.fsync = fsync
+        self.budget = budget
+        self.probe_interval = probe_interval
         self.stats = RunStats()
         self.failures: dict[str, str] = {}  # sample key -> reason, for samples still failed after this run
+        self.stopped: str | None = None     # why the run stopped before asking everything (the budget), if it did
+        self.unsent = 0                     # samples not asked because of that stop
         self._n_supported: bool | None = None
+        self._entries = None
 
     def __repr__(self) -> str:  # never show the key
-        return f"Engine(base_url={redact_url(self.base_url)!r}, model={self.model!r}, concurrency={self.concurrency})"
+        urls = ",".join(redact_url(u) for u in self.base_urls)
+        return f"Engine(base_url={urls!r}, model={self.model!r}, concurrency={self.concurrency})"
 
-    def run(self, requests) -> list[Completion]:
+    def run(self, requests, collect: bool = True) -> list[Completion]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(requests))
+            return asyncio.run(self.arun(requests, collect))
         raise RuntimeError("Engine.run() was called inside a running event loop; use `await engine.arun(...)`")
 
-    async def arun(self, requests) -> list[Completion]:
-        requests = [r if isinstance(r, Request) else Request(**r) for r in requests]
-        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout)
+    async def arun(self, requests, collect: bool = True) -> list[Completion]:
+        """Send what the log lacks; return the usable completions (collect=False: none; see completions())."""
+        pool = EndpointPool(self.base_urls, self._api_key, self.timeout, self.concurrency, self.probe_interval)
         log = None
         try:
             if not self.model:
-                self.model = await self._discover_model(client)
+                self.model = await self._discover_model(pool)
             self.stats = RunStats(model=self.model)
+            keyed = _Keyed(requests, self._keys)  # keys depend on the model: made once it is known
+            self.stopped, self.unsent, self.failures = None, 0, {}
+            if self.budget is not None and self.budget.active:
+                self.budget.resolve_prices(self.model, self.prices)  # before the log is opened or created
             log = RequestLog(self.log_path, fsync=self.fsync).open() if self.log_path else _MemoryLog()
             self.stats.usage_in_log = dict(log.loaded.usage)
-            jobs, per_request = self._plan(requests, log.loaded)
-            pending = sum(len(job.pending) for job in jobs)
+            pending = self._count(keyed(), log.loaded)
+            if self.budget is not None and self.budget.active:
+                self.budget.start(log.loaded.usage)
             progress = Progress(pending, self.progress, self.stats)
             self._t0 = asyncio.get_running_loop().time()
             try:
-                await self._work(client, log, [job for job in jobs if job.pending], progress)
+                await self._work(pool, log, keyed(), progress)
             finally:
                 progress.close()
                 self.stats.elapsed_s = asyncio.get_running_loop().time() - self._t0
-            wanted = {key for job in jobs for key in job.keys}
-            self.failures = {k: r for k, r in log.loaded.failed.items() if k in wanted}
+                self.stats.endpoints = pool.summary()
+                self.stats.retried_elsewhere = pool.retried_elsewhere
+            self.failures = {k: r for k, r in self._failed.items() if k not in log.loaded.done}
+            if self.stopped:
+                recorded = self.stats.samples_ok + sum(self.stats.samples_rejected.values()) + sum(
+                    self.stats.samples_failed.values())
+                self.unsent = max(0, pending - recorded)
+                self.stopped = self.budget.stop_line(self.unsent, self.stats.samples_wanted)
+                self.stats.budget_stop = self.stopped
             if self.progress:
                 print(self.stats.format_summary(self.prices), file=sys.stderr)
-            return self._collect(requests, per_request, log.loaded)
+            if self.stopped:
+                print(f"generate: {self.stopped}", file=sys.stderr)
+            log.close()  # the lock goes now; the index stays, to read completions back by offset
+            self._entries = _DiskEntries(log) if self.log_path else log
+            if not collect:
+                return []
+            try:
+                return list(self._completions(keyed))
+            finally:
+                self.close()
         finally:
             if log is not None:
                 log.close()
-            await client.close()
+            await pool.close()
 
-    async def _discover_model(self, client) -> str:
+    async def _discover_model(self, pool) -> str:
         """No model named: take the server's first (local servers serve one)."""
         try:
-            models = await client.models.list()
-        except openai.APIError as exc:
+            ids = await pool.models()
+        except Exception as exc:  # transport, status and body errors alike: one clear line
             raise ValueError(f"no model given and listing the models at {redact_url(self.base_url)} failed "
                              f"({describe(exc, self._api_key)}); pass the model name") from None
-        ids = [m.id for m in models.data]
         if not ids:
             raise ValueError(f"no model given and the server at {redact_url(self.base_url)} lists none")
         return ids[0]
 
-    def _plan(self, requests: list[Request], loaded: LoadedLog):
-        jobs: dict[str, _Job] = {}
-        per_request: list[tuple[str, list[str]]] = []
-        for request in requests:
-            rkey = request_key(self.model, request.messages, request.params)
-            job = jobs.get(rkey)
-            if job is None:
-                job = jobs[rkey] = _Job(rkey, request.messages, request.params, request.meta, [], [])
-            while len(job.keys) < request.n:  # identical prompts share samples; the larger n wins
-                job.keys.append(sample_key(self.model, request.messages, request.params, len(job.keys)))
-            per_request.append((rkey, job.keys[: request.n]))
-        for job in jobs.values():
-            job.pending = [i for i, key in enumerate(job.keys) if key not in loaded.done]
-        self.stats.samples_wanted = sum(len(job.keys) for job in jobs.values())
-        self.stats.samples_resumed = self.stats.samples_wanted - sum(len(job.pending) for job in jobs.values())
-        return list(jobs.values()), per_request
+    def _keys(self, request: Request) -> tuple[str, list[str]]:
+        return request_keys(self.model, request.messages, request.params, request.n)
 
-    async def _work(self, client, log, jobs: list[_Job], progress: Progress) -> None:
+    def _count(self, requests, loaded) -> int:
+        """Samples wanted / resumed / pending, distinct (identical prompts share samples; the larger n wins).
+        Streams the requests; what it holds meanwhile is 16 bytes + an int per distinct prompt."""
+        counted: dict[bytes, int] = {}
+        wanted = pending = 0
+        for request, (rkey, keys) in requests:
+            rkey = bytes.fromhex(rkey)[:16]
+            have = counted.get(rkey, 0)
+            if request.n > have:
+                counted[rkey] = request.n
+                wanted += request.n - have
+                pending += sum(key not in loaded.done for key in keys[have:])
+        self.stats.samples_wanted, self.stats.samples_resumed = wanted, wanted - pending
+        return pending
+
+    async def _work(self, pool, log, requests, progress: Progress) -> None:
+        """A producer plans jobs one request at a time into a bounded queue; workers take them."""
+        queue: asyncio.Queue = asyncio.Queue(maxsize=2 * self.concurrency)
         slots = asyncio.Semaphore(self.concurrency)
-        queue = iter(jobs)
+        self._failed: dict[str, str] = {}
+        inflight: set[str] = set()  # sample keys planned and not yet recorded (dedup within the run)
+        workers = 2 * self.concurrency  # more workers than slots, so one backing off leaves no slot idle
+
+        async def produce():
+            for request, (rkey, keys) in requests:
+                if self.stopped:
+                    break
+                todo = [i for i, k in enumerate(keys) if k not in log.loaded.done and k not in inflight
+                        and k not in self._failed]
+                if todo:
+                    inflight.update(keys[i] for i in todo)
+                    await queue.put(_Job(rkey, request.messages, request.params, request.meta, keys, todo))
+            for _ in range(workers):
+                await queue.put(None)
 
         async def worker():
-            for job in queue:  # one event loop thread: next() on a shared iterator is safe
-                await self._process(client, log, job, slots, progress)
+            while (job := await queue.get()) is not None:
+                if not self.stopped:  # budget reached: what is still queued is not asked
+                    await self._process(pool, log, job, slots, progress)
+                inflight.difference_update(job.keys[i] for i in job.pending)
 
-        # More workers than slots, so a worker backing off does not leave a slot idle.
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(len(jobs), 2 * self.concurrency)):
+                group.create_task(produce())
+                for _ in range(workers):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:  # e.g. the disk filled up: surface the error itself
             raise group_error.exceptions[0] from None
 
-    async def _process(self, client, log, job: _Job, slots, progress) -> None:
+    async def _process(self, pool, log, job: _Job, slots, progress) -> None:
         pending = list(job.pending)
         if len(pending) > 1 and self.use_n and self._n_supported is not False:
             size = self.max_n or len(pending)
             chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
-            rests = await asyncio.gather(*(self._n_call(client, log, job, chunk, slots, progress) for chunk in chunks))
+            rests = await asyncio.gather(*(self._n_call(pool, log, job, chunk, slots, progress) for chunk in chunks))
             pending = [i for rest in rests for i in rest]
+        if len(pending) == 1:  # the common case: no gather, no extra task
+            await self._single(pool, log, job, pending[0], slots, progress)
+        elif pending:
+            await asyncio.gather(*(self._single(pool, log, job, i, slots, progress) for i in pending))
 
-        async def single(index: int):
-            result = await self._call(client, job, 1, index, slots, progress)
+    async def _single(self, pool, log, job: _Job, index: int, slots, progress) -> None:
+        result = await self._call(pool, job, 1, index, slots, progress)
+        if result is not None:
             await self._record(log, job, [index], result, 1, progress)
 
-        await asyncio.gather(*(single(i) for i in pending))
-
-    async def _n_call(self, client, log, job: _Job, chunk: list[int], slots, progress) -> list[int]:
+    async def _n_call(self, pool, log, job: _Job, chunk: list[int], slots, progress) -> list[int]:
         """Ask for the samples `chunk` in one call with n; returns the indices still to ask for singly."""
         if len(chunk) == 1 or self._n_supported is False:
             return chunk
-        result = await self._call(client, job, len(chunk), chunk[0], slots, progress)
+        result = await self._call(pool, job, len(chunk), chunk[0], slots, progress)
+        if result is None:  # the budget stopped it
+            return []
         if result.error is None:
             got = result.choices[: len(chunk)]
             await self._record(log, job, chunk[: len(got)], result, len(chunk), progress)
@@ -299,14 +414,26 @@ class Engine:
         await self._record(log, job, chunk, result, len(chunk), progress)
         return []
 
-    async def _call(self, client, job: _Job, n: int, seed_offset: int, slots, progress):
+    async def _call(self, pool, job: _Job, n: int, seed_offset: int, slots, progress):
+        """One call with retries; None when the budget does not allow it (the samples stay unsent)."""
         def on_fault(cause: str) -> None:
             self.stats.faults[cause] += 1
             progress.refresh()
 
-        kwargs = build_kwargs(self.model, job.messages, job.params, n, seed_offset)
-        return await call_with_retries(lambda: client.chat.completions.create(**kwargs, timeout=self.timeout),
-                                       self.policy, slots, self._api_key, on_fault)
+        payload = build_payload(self.model, job.messages, job.params, n, seed_offset)
+        reservation = None
+        if self.budget is not None and self.budget.active:
+            if self.stopped or (reservation := await self.budget.reserve(payload, n)) is None:
+                self.stopped = self.stopped or "budget"
+                return None
+        result = None
+        try:
+            result = await call_with_retries(lambda: pool.chat(payload, self.timeout), self.policy, slots,
+                                             self._api_key, on_fault, read=read_payload)
+        finally:
+            if reservation is not None:
+                self.budget.settle(reservation, result.usage if result is not None else None)
+        return result
 
     async def _record(self, log, job: _Job, indices: list[int], result, asked: int, progress) -> None:
         if result.error is None:
@@ -314,6 +441,8 @@ class Engine:
         else:
             samples = [{"key": job.keys[i], "index": i, "status": "failed", "reason": result.error,
                         "cause": result.cause, "text": None, "finish_reason": None} for i in indices]
+            for sample in samples:
+                self._failed[sample["key"]] = result.error
         call = {
             "request_key": job.request_key, "model": self.model, "params": job.params,
             "messages": job.messages if self.store_messages else None, "meta": job.meta,
@@ -321,18 +450,28 @@ class Engine:
             "attempts": result.attempts, "faults": result.faults, "usage": result.usage,
             "latency_s": round(result.latency_s, 3), "time": now_iso(), "samples": samples,
         }
-        await log.append_async(call)  # a sample counts as done only once its line is fsync'd
+        await log.append_async(call)  # a sample counts as done only once an fsync covers its line
         self.stats.record_call(result, samples)
         progress.update(len(samples))
 
-    def _collect(self, requests, per_request, loaded: LoadedLog) -> list[Completion]:
-        out = []
-        for request, (rkey, keys) in zip(requests, per_request):
+    def completions(self, requests):
+        """The usable completions of `requests` after run(), in request order, read back from the log."""
+        return self._completions(_Keyed(requests, self._keys))
+
+    def _completions(self, keyed: _Keyed):
+        entries = self._entries
+        if entries is None:
+            raise RuntimeError("completions() comes after run()")
+        for request, (rkey, keys) in keyed():
             for index, key in enumerate(keys):
-                entry = loaded.done.get(key)
+                entry = entries.entry(key)
                 if entry is None or entry[0]["status"] != "ok":
                     continue
                 sample, call = entry
-                out.append(Completion(key, rkey, index, sample["text"], sample.get("finish_reason"), self.model,
-                                      request.params, request.meta, call.get("usage"), request.messages))
-        return out
+                yield Completion(key, rkey, index, sample["text"], sample.get("finish_reason"), self.model,
+                                 request.params, request.meta, call.get("usage"), request.messages)
+
+    def close(self) -> None:
+        """Close the file completions() reads (run() with collect=True does it itself)."""
+        if self._entries is not None:
+            self._entries.close()

@@ -26,13 +26,13 @@ MISSING = dataclasses.MISSING
 
 @dataclass
 class GeneratorRole:
-    base_url: str | None = None
+    base_url: str | list[str] | None = None  # a list: several endpoints of one model (augmath.engine.pool)
     model: str | None = None
 
 
 @dataclass
 class GeneratorSection:
-    base_url: str | None = None  # an OpenAI-compatible endpoint for both roles; none = the embedded server
+    base_url: str | list[str] | None = None  # endpoint(s) for both roles; none = the embedded server
     model: str | None = None
     query: GeneratorRole | None = None  # who writes the queries, overriding the above
     response: GeneratorRole | None = None  # who samples the reasoning paths

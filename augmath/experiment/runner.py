@@ -22,11 +22,14 @@ from augmath.io import folder_lock, write_json_atomic
 def _endpoint_argv(cfg: ExperimentConfig, server_url: str | None) -> list[str]:
     """The augment stages' endpoint flags (not hashed: a server's port changes from run to run). A role with
     no URL of its own uses generator.base_url, else the embedded server."""
-    shared = cfg.generator.base_url or server_url
+    def joined(url):  # a YAML list of endpoints -> augment's comma-separated --base-url
+        return ",".join(url) if isinstance(url, list) else url
+
+    shared = joined(cfg.generator.base_url) or server_url
     argv = ["--base-url", shared] if shared else []
     for role in ROLES:
         if cfg.role(role).base_url:
-            argv += [f"--{role}-base-url", cfg.role(role).base_url]
+            argv += [f"--{role}-base-url", joined(cfg.role(role).base_url)]
     return argv
 
 
