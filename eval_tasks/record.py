@@ -86,6 +86,8 @@ def training_of(provenance: dict) -> dict | None:
     if not provenance:
         return None
     recipe, dataset = provenance.get("recipe") or {}, provenance.get("dataset") or {}
+    if isinstance(dataset, str):  # a flat record (augmath.analysis reads both): dataset id, config, n_train
+        dataset = {"id": dataset, "config": provenance.get("config"), "num_samples": provenance.get("n_train")}
     return {"recipe": recipe, "dataset": dataset.get("id") or recipe.get("dataset"),
             "dataset_config": dataset.get("config") or recipe.get("dataset_config"),
             "dataset_revision": recipe.get("dataset_revision") or dataset.get("revision"),

@@ -70,6 +70,7 @@ class BatchEngine:
         self.log_path = out / "requests.jsonl"
         self.stats = RunStats(model=model)
         self.failures: dict[str, str] = {}
+        self.stopped = None  # the Engine's budget stop; a batch file is priced by `augment --plan`, not capped
 
     def run(self, requests) -> list:
         from augmath.engine.batchfile import collect, pending_lines, write_batch_file

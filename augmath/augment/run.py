@@ -176,7 +176,9 @@ def run(args: argparse.Namespace) -> int:
         kind = _kind(args)
         print_plan(make_plan(args, strategies, seeds, out, kind, max_tokens_for(args, "response", kind)))
         return 0
-    if not args.no_llm:  # an endpoint that is down is one line now, not a traceback after run.json is written
+    # An endpoint that is down is one line now, not a traceback after run.json is written. A run with a request
+    # log already may have nothing left to send (a batch imported by hand): it is not refused for a dead endpoint.
+    if not args.no_llm and not (out / "requests.jsonl").exists():
         for option, urls in endpoint_urls(args).items():
             for url in parse_base_urls(urls):  # several endpoints of one model: each must answer
                 check_reachable(url, option)
