@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from augmath.engine.engine import Engine, Request
 from augmath.engine.pool import parse_base_urls
 from augmath.engine.requestlog import RequestLog, read_log, request_key, request_keys, sample_key
 from augmath.engine.wire import split_base_url
+
+from serve_helpers import port_closed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -207,16 +208,6 @@ def _serve(port: int | None = None):
     return proc, base_url
 
 
-def _port_closed(port: int, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_fleet_endpoint_killed_mid_run_and_restarted_loses_nothing_pays_nothing_twice(tmp_path):
     inp, log = tmp_path / "in.jsonl", tmp_path / "log.jsonl"
@@ -234,7 +225,7 @@ def test_fleet_endpoint_killed_mid_run_and_restarted_loses_nothing_pays_nothing_
             time.sleep(0.05)
         a.send_signal(signal.SIGKILL)  # mid-run: A has calls in flight (least-loaded spreads them)
         a.wait()
-        assert _port_closed(port_a)
+        assert port_closed(port_a)
         lines_at_kill = log.read_bytes().count(b"\n")
         a, _ = _serve(port_a)  # back on the same address
         stdout, stderr = gen.communicate(timeout=600)

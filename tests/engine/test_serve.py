@@ -16,6 +16,8 @@ import pytest
 
 from augmath.engine.server import EmbeddedServer, ServerError, default_model_path
 
+from serve_helpers import port_closed
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -79,16 +81,6 @@ def _alive(pid: int) -> bool:
     return False
 
 
-def _port_closed(port: int, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return True
-        time.sleep(0.1)
-    return False
-
-
 def _wait_gone(pid: int, seconds: float = 15) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -126,7 +118,7 @@ def test_serve_cli_stops_cleanly_and_leaves_no_orphan(how, tmp_path):
         assert code == (-9 if how == signal.SIGKILL else 0), err_path.read_text()[-3000:]
         assert _wait_gone(child), "llama-server outlived `augmath serve`"
         port = int(base_url.rsplit(":", 1)[1].split("/")[0])
-        assert _port_closed(port), f"port {port} still accepts connections after llama-server exited"
+        assert port_closed(port), f"port {port} still accepts connections after llama-server exited"
     finally:
         if proc.poll() is None:
             proc.kill()
