@@ -53,10 +53,17 @@ def parse_base_url(value: str) -> str:
 def parse_base_url_list(value: str) -> str:
     """argparse type for options that take several endpoints of one model (augmath.engine.pool): comma-separated
     URLs, each checked as parse_base_url checks one; the value unchanged."""
-    parts = [part.strip() for part in value.split(",") if part.strip()]  # "a,,b" is a and b, as in the pool
+    parts = split_base_urls(value)
     for part in parts or [""]:
         parse_base_url(part)
+    if len(set(parts)) != len(parts):
+        raise argparse.ArgumentTypeError(f"{redact_url(value)!r} lists one endpoint twice")
     return value
+
+
+def split_base_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated list: "a,,b " is a and b, as augmath.engine.pool reads it."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:

@@ -12,8 +12,9 @@ the model:
 - template "chat": lighteval's chat messages go to /v1/chat/completions through augmath.engine (retries,
   `n` fallback, durable log). Cut-off answers (finish_reason "length") are graded too: the engine keeps them out
   of its outputs but records their text in the log, which is where we read them from.
-Raw completions go through the engine's retry loop (augmath.engine.calls.call_with_retries), one call per sample, and the
-engine's durable request log (augmath.engine.requestlog, one fsync'd line per finished call): with
+Raw completions go through the engine's retry loop (augmath.engine.calls.call_with_retries), one call per sample,
+its endpoint pool (several `--base-url`s: least-loaded first, a dead one taken out) and the engine's durable
+request log (augmath.engine.requestlog, one fsync'd line per finished call): with
 `augmath eval --resume`, answers a cut-off earlier run logged for the same model name, prompt and sampling
 settings are reused and only the rest are requested.
 """
@@ -25,11 +26,11 @@ import json
 import os
 import time
 
-import openai
 from lighteval.models.abstract_model import LightevalModel
 from lighteval.models.model_output import ModelResponse
 from lighteval.tasks.prompt_manager import PromptManager
 
+from augmath.engine.pool import EndpointPool, parse_base_urls
 from augmath.engine import MalformedResponse, RequestLog, RetryPolicy, call_with_retries, now_iso, request_key, sample_key
 from augmath.eval_tasks import settings
 
@@ -50,13 +51,22 @@ def _settings() -> dict:
     return endpoint
 
 
-def _read_completion(response) -> tuple[list, dict | None]:
-    """A /v1/completions result -> ([its first choice], usage); MalformedResponse (retried) when it has none."""
-    choices = getattr(response, "choices", None)
-    if not choices:
+def _read_completion(body: dict) -> tuple[list, dict | None]:
+    """A /v1/completions JSON body -> ([its first choice], usage); MalformedResponse (retried) when it has none."""
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponse("no choices in the completion")
-    usage = getattr(response, "usage", None)
-    return [choices[0]], (usage.model_dump() if hasattr(usage, "model_dump") else None)
+    text = choices[0].get("text")
+    if text is not None and not isinstance(text, str):
+        raise MalformedResponse(f"the completion's text is {type(text).__name__}, not a string")
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return [choices[0]], None
+    try:
+        return [choices[0]], {name: int(usage.get(name) or 0)
+                              for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    except (TypeError, ValueError):
+        raise MalformedResponse(f"usage is not numeric: {str(usage)[:100]}") from None
 
 
 def _raise_first(results: list) -> list:
@@ -123,10 +133,12 @@ class OpenAIEndpointModel(LightevalModel):
 
     async def _raw(self, docs) -> list[tuple[list[str], str]]:
         log = RequestLog(self.settings["log_path"]).open()  # first: a locked or corrupt log fails before any call
-        client = openai.AsyncOpenAI(base_url=self.base_url, max_retries=0,
-                                    api_key=os.environ.get("OPENAI_API_KEY") or "sk-local-no-key",
-                                    timeout=float(self.settings.get("timeout", 600)))
-        slots = asyncio.Semaphore(int(self.settings.get("concurrency", 8)))
+        # One pool over every --base-url: each call goes to the least-loaded live endpoint, a dead one is
+        # taken out and its call retried on another (augmath.engine.pool), as for the chat path.
+        concurrency = int(self.settings.get("concurrency", 8))
+        pool = EndpointPool(parse_base_urls(self.base_url), os.environ.get("OPENAI_API_KEY") or "sk-local-no-key",
+                            float(self.settings.get("timeout", 600)), concurrency)
+        slots = asyncio.Semaphore(concurrency)
         policy = RetryPolicy()
         try:
             async def one(doc):
@@ -139,7 +151,7 @@ class OpenAIEndpointModel(LightevalModel):
                     p = dict(params)
                     if "seed" in p and i:
                         p["seed"] = int(p["seed"]) + i  # distinct, deterministic seeds per sample
-                    samples.append(self._complete(client, slots, policy, log, prompt, p, i))
+                    samples.append(self._complete(pool, slots, policy, log, prompt, p, i))
                 return _raise_first(await asyncio.gather(*samples, return_exceptions=True)), prompt
 
             # Every request runs to its end even when one fails for good, so that each answer received is in
@@ -147,9 +159,11 @@ class OpenAIEndpointModel(LightevalModel):
             return _raise_first(await asyncio.gather(*(one(d) for d in docs), return_exceptions=True))
         finally:
             log.close()
-            await client.close()
+            self.stats["endpoints"] = pool.summary()
+            self.stats["retried_elsewhere"] = pool.retried_elsewhere
+            await pool.close()
 
-    async def _complete(self, client, slots, policy: RetryPolicy, log: RequestLog, prompt: str, params: dict,
+    async def _complete(self, pool, slots, policy: RetryPolicy, log: RequestLog, prompt: str, params: dict,
                         index: int) -> str:
         # Keyed like the engine's chat samples, with the raw prompt in place of the messages.
         model, messages = self.settings["model"], [{"prompt": prompt}]
@@ -157,7 +171,8 @@ class OpenAIEndpointModel(LightevalModel):
         if key in log.loaded.done:
             self.stats["resumed"] += 1
             return log.sample(key).get("text") or ""  # the open log keeps offsets; the text is read back
-        result = await call_with_retries(lambda: client.completions.create(model=model, prompt=prompt, **params),
+        payload = {"model": model, "prompt": prompt, **params}
+        result = await call_with_retries(lambda: pool.complete(payload),
                                          policy, slots, os.environ.get("OPENAI_API_KEY"), read=_read_completion)
         if result.error is not None:
             # An evaluation with silently missing answers would be wrong: fail the run, naming the cause.
@@ -166,15 +181,15 @@ class OpenAIEndpointModel(LightevalModel):
         choice = result.choices[0]
         self.stats["requests"] += 1
         self.stats["completion_tokens"] += int((result.usage or {}).get("completion_tokens") or 0)
-        self.stats["length_cut"] += choice.finish_reason == "length"
-        text = choice.text or ""
+        self.stats["length_cut"] += choice.get("finish_reason") == "length"
+        text = choice.get("text") or ""
         # Logged (fsync'd) before it counts as answered: a run cut after this point keeps the answer.
         await log.append_async({
             "request_key": request_key(model, messages, params), "model": model, "params": params,
             "messages": messages, "meta": {}, "status": "ok", "reason": None, "attempts": result.attempts,
             "usage": result.usage, "latency_s": round(result.latency_s, 3), "time": now_iso(),
             "samples": [{"key": key, "index": index, "status": "ok", "reason": None, "text": text,
-                         "finish_reason": choice.finish_reason}],
+                         "finish_reason": choice.get("finish_reason")}],
         })
         return text
 
@@ -204,6 +219,7 @@ class OpenAIEndpointModel(LightevalModel):
                 texts.append(sample.get("text") or "")  # empty / cut-off answers are graded as they are
             out.append((texts, json.dumps(request.messages, ensure_ascii=False)))
         self.stats["requests"] += engine.stats.calls if hasattr(engine.stats, "calls") else len(requests)
+        self.stats["endpoints"], self.stats["retried_elsewhere"] = engine.stats.endpoints, engine.stats.retried_elsewhere
         return out
 
     def prompt_manager_chat(self) -> PromptManager:

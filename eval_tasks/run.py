@@ -50,7 +50,7 @@ from augmath.options import NON_NEGATIVE, POSITIVE, SECONDS, TEMPERATURE, check_
 from augmath.process import die_with_parent
 from augmath.prompts import TEMPLATES
 from augmath.redaction import redact, redact_url
-from augmath.urls import parse_base_url
+from augmath.urls import parse_base_url_list, split_base_urls
 
 BACKENDS = ("accelerate", "vllm", "endpoint")
 TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
@@ -174,10 +174,21 @@ def evaluate(args) -> dict:
         base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise EvalError("--backend endpoint needs --base-url URL (or OPENAI_BASE_URL), e.g. from `augmath serve`")
-        served = endpoint_models(base_url, api_key)
-        model = args.model or (served[0] if served else None)
+        try:
+            urls = split_base_urls(parse_base_url_list(base_url))  # $OPENAI_BASE_URL is checked as --base-url is
+        except argparse.ArgumentTypeError as e:
+            raise EvalError(f"OPENAI_BASE_URL: {e}") from None
+        # Every endpoint must answer now (a typo'd one would only show as failed calls later) and serve the model.
+        served = {url: endpoint_models(url, api_key) for url in urls}
+        first = served[urls[0]]
+        model = args.model or (first[0] if first else None)
         if not model:
-            raise EvalError(f"endpoint {redact_url(base_url)} lists no models; pass --model NAME")
+            raise EvalError(f"endpoint {redact_url(urls[0])} lists no models; pass --model NAME")
+        for url in urls[1:]:
+            if args.model is None and model not in served[url]:
+                raise EvalError(f"endpoint {redact_url(url)} does not serve {model} (it lists "
+                                f"{', '.join(served[url]) or 'no models'}); several --base-urls must serve one "
+                                "model, or pass --model NAME")
         header.update(model=model, base_url=redact_url(base_url))
     else:
         if not args.model:
@@ -302,8 +313,8 @@ def model_config(args, model_name: str, params: dict, cache_dir: Path | None) ->
 # ------------------------------------------------------------------------------------------- the CLI
 
 def endpoint_url(value: str) -> str:
-    """--base-url: an http(s) URL with a host (augmath.urls), or `embedded`."""
-    return value if value == "embedded" else parse_base_url(value)
+    """--base-url: http(s) URLs with a host, comma-separated (augmath.urls), or `embedded`."""
+    return value if value == "embedded" else parse_base_url_list(value)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -316,7 +327,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="results folder to write (results.json, details/)")
     p.add_argument("--backend", default="accelerate", choices=BACKENDS)
     p.add_argument("--base-url", type=endpoint_url, default=None,
-                   help="OpenAI-compatible base URL for --backend endpoint "
+                   help="OpenAI-compatible base URL for --backend endpoint; several serving one model, "
+                        "comma-separated, share the calls (least-loaded first, a dead one taken out) "
                                                     "(default $OPENAI_BASE_URL; 'embedded' starts augmath's own "
                                                     "server for the run); the key comes from $OPENAI_API_KEY")
     p.add_argument("--max-samples", default=None,

@@ -74,10 +74,16 @@ class EndpointPool:
         return min(rotated, key=lambda e: e.inflight)
 
     async def chat(self, payload: dict, timeout: float | None = None) -> dict:
+        return await self._send("chat", payload, timeout)
+
+    async def complete(self, payload: dict, timeout: float | None = None) -> dict:
+        return await self._send("complete", payload, timeout)
+
+    async def _send(self, route: str, payload: dict, timeout: float | None) -> dict:
         endpoint = self._pick()
         endpoint.inflight += 1
         try:
-            answer = await endpoint.client.chat(payload, timeout)
+            answer = await getattr(endpoint.client, route)(payload, timeout)
         except (TransportError, TransportTimeout, HTTPStatusError) as exc:
             endpoint.failures += 1
             dead = not isinstance(exc, HTTPStatusError) or (exc.status_code >= 500 and exc.status_code not in _STAYS_IN)

@@ -6,6 +6,7 @@ machine's network stack does (benchmarks/generation.py --instant). The engine ne
 status and the Retry-After headers, so it speaks the documented wire format directly:
 
     POST {base_url}/chat/completions   body {"model", "messages", "n"?, params..., extra params at top level}
+    POST {base_url}/completions        body {"model", "prompt", params...} (the eval backend's raw prompts)
     GET  {base_url}/models
 
 What the SDK did that matters is kept: `Authorization: Bearer KEY` (or HTTP Basic from the URL's user-info,
@@ -31,8 +32,9 @@ from augmath.engine.calls import HTTPStatusError, MalformedResponse, TransportEr
 USER_AGENT = "augmath-engine"
 
 
-def split_base_url(base_url: str) -> tuple[str, str, dict]:
-    """(chat URL, models URL, auth headers) of a base URL; user-info becomes Basic auth and leaves the URL."""
+def split_base_url(base_url: str, tails: tuple[str, ...] = ("chat/completions", "models")) -> tuple:
+    """(URL of each tail, ..., auth headers) of a base URL, by default (chat URL, models URL, headers);
+    user-info becomes Basic auth and leaves the URL."""
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"base URL must be http(s)://host[:port]/path, got {parts.scheme or 'no scheme'}://...")
@@ -48,7 +50,7 @@ def split_base_url(base_url: str) -> tuple[str, str, dict]:
     def at(tail: str) -> str:
         return urlunsplit((parts.scheme, netloc, f"{path}/{tail}", parts.query, ""))
 
-    return at("chat/completions"), at("models"), headers
+    return (*(at(tail) for tail in tails), headers)
 
 
 def _env_proxy(url: str) -> str | None:
@@ -63,7 +65,8 @@ class WireClient:
     """One keep-alive connection pool to one endpoint; `limit` connections at most (the engine's concurrency)."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float, limit: int):
-        self.chat_url, self.models_url, auth = split_base_url(base_url)
+        self.chat_url, self.models_url, self.completions_url, auth = split_base_url(
+            base_url, ("chat/completions", "models", "completions"))
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                         "Accept": "application/json", "User-Agent": USER_AGENT, **auth}
         self.proxy = _env_proxy(self.chat_url)
@@ -106,6 +109,11 @@ class WireClient:
     async def chat(self, payload: dict, timeout: float | None = None) -> dict:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return await self._request("POST", self.chat_url, body, timeout)
+
+    async def complete(self, payload: dict, timeout: float | None = None) -> dict:
+        """POST /completions (a raw prompt: the eval backend's alpaca template)."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return await self._request("POST", self.completions_url, body, timeout)
 
     async def models(self) -> list[str]:
         payload = await self._request("GET", self.models_url, None, None)

@@ -55,6 +55,20 @@ def test_unreachable_endpoint(capsys, tmp_path):
     assert code == 2 and "unreachable" in err and str(port) in err
 
 
+def test_several_endpoints_are_each_checked(capsys, tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    code, err = _eval(["--backend", "endpoint", "--base-url", f"{url},{url}", "--tasks", "gsm8k",
+                       "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "lists one endpoint twice" in err
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{url},ftp://x/v1")
+    code, err = _eval(["--backend", "endpoint", "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "OPENAI_BASE_URL" in err and "http://" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_endpoint_needs_a_url(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     code, err = _eval(["--backend", "endpoint", "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)

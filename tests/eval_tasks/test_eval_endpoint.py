@@ -25,10 +25,11 @@ pytestmark = pytest.mark.slow
 class Recorder:
     """HTTP pass-through to `upstream` recording (path, request body, response body) of every POST."""
 
-    def __init__(self, upstream: str, fail_after: int | None = None):
+    def __init__(self, upstream: str, fail_after: int | None = None, fail_status: int = 400):
         self.upstream = upstream.rstrip("/").removesuffix("/v1")
         self.calls: list[tuple[str, dict, dict]] = []
-        self.fail_after = fail_after  # answer 400 (not retryable) to every completion after this many
+        self.fail_after = fail_after  # answer fail_status to every completion after this many
+        self.fail_status = fail_status  # 400: not retryable; 503: the endpoint is down (retried elsewhere)
         self.lock = threading.Lock()
         recorder = self
 
@@ -39,7 +40,7 @@ class Recorder:
                         recorder.fail_after = None if recorder.fail_after is None else recorder.fail_after - 1
                         return False
                 data = json.dumps({"error": {"message": "injected: refused", "type": "invalid_request"}}).encode()
-                self.send_response(400)
+                self.send_response(recorder.fail_status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -168,3 +169,36 @@ def test_resume_reuses_the_answers_a_failed_run_logged(embedded_server, tmp_path
 
     _, _, third = run_eval(embedded_server, out, *args, n=4)  # no --resume: everything is asked again
     assert len(third) == 4 and len((out / "requests.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("template, route", [("alpaca", "/completions"), ("chat", "/chat/completions")])
+def test_two_endpoints_share_the_calls_and_one_dying_loses_nothing(embedded_server, tmp_path, template, route):
+    """`--base-url A,B`: both endpoints (pass-throughs to the real server) answer; B then answers 503 to every
+    completion, is taken out, and its calls are retried on A. Every question is graded on an answer a server
+    really gave, each asked and paid once."""
+    with Recorder(embedded_server.base_url) as a, Recorder(embedded_server.base_url, 1, 503) as b:
+        code = main(["eval", "--backend", "endpoint", "--base-url", f"{a.base_url},{b.base_url}", "--tasks", "gsm8k",
+                     "--max-samples", "6", "--max-new-tokens", "24", "--template", template, "--concurrency", "2",
+                     "--data-dir", "packaged", "--quiet", "--out", str(tmp_path / "r")])
+    log = (tmp_path / "r" / "lighteval" / "lighteval.log").read_text()
+    assert code == 0, log[-3000:]
+    assert len(b.calls) == 1 and len(a.calls) == 5  # B answered once before it died; A answered the rest
+    for path, _, _ in a.calls + b.calls:
+        assert path.endswith(route) and (template == "chat" or not path.endswith("/chat/completions"))
+    answers = {}
+    for _, body, answer in a.calls + b.calls:
+        key = body.get("prompt") or body["messages"][-1]["content"]
+        choice = answer["choices"][0]
+        assert key not in answers  # asked once: nothing paid twice
+        answers[key] = choice["text"] if template == "alpaca" else choice["message"]["content"] or ""
+    rows = [json.loads(x) for x in (tmp_path / "r" / "details" / "gsm8k.jsonl").read_text().splitlines()]
+    assert len(rows) == 6
+    for row in rows:
+        key = row["prompt"] if template == "alpaca" else row["question"].strip()
+        assert row["output"] == answers[key]
+    # both paths report their pool: B answered once, then was taken out and its calls went to A
+    stats = json.loads(log.rsplit("augmath endpoint backend: ", 1)[1].splitlines()[0])
+    pool = {e["url"]: e for e in stats["endpoints"]}
+    assert pool[a.base_url]["calls"] == 5 and pool[b.base_url]["calls"] == 1
+    assert pool[b.base_url]["failures"] >= 1 and pool[b.base_url]["taken_out"] >= 1
+    assert stats["retried_elsewhere"] >= 1
