@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "repeats": runs,
         "load_average_1min": [round(x, 2) for x in loads],
         "lighteval": {"model_phase_s": round(phase, 2), "end_to_end_s": round(total, 2),
+                      "fixed_cost_s": round(total - phase, 2),
                       "items_per_s": round(n / phase, 2), "tokens_per_s": round(tokens / phase, 1)},
         "plain_transformers": {"forward_s": round(plain["seconds"], 2), "items_per_s": round(n / plain["seconds"], 2),
                                "tokens_per_s": round(tokens / plain["seconds"], 1)},
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=2))
     print(f"\n{args.task}: {n} items, {tokens:,} tokens, {args.dtype}, batch {args.batch_size}\n"
           f"  lighteval (augmath eval): model phase {phase:.1f} s ({n / phase:.2f} items/s, {tokens / phase:.0f} tok/s); "
-          f"end to end {total:.1f} s\n"
+          f"end to end {total:.1f} s (fixed cost per model {total - phase:.1f} s)\n"
           f"  plain transformers loop:  forward {plain['seconds']:.1f} s ({n / plain['seconds']:.2f} items/s)\n"
           f"  speed ratio lighteval / plain: {plain['seconds'] / phase:.3f}   bits/byte {summary['bpb']:.4f} "
           f"[{summary['bpb_ci'][0]:.4f}, {summary['bpb_ci'][1]:.4f}]   max |Δ bpb| per item {diff:.2e}")

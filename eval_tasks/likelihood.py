@@ -28,7 +28,6 @@ The endpoint backend cannot give prompt log-likelihoods; `augmath eval` refuses 
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import numpy as np
@@ -38,12 +37,11 @@ from lighteval.tasks.requests import Doc, SamplingMethod
 
 from augmath.evalsets import BENCHMARKS, LIKELIHOOD_SUFFIX, LIKELIHOOD_TASKS
 from augmath.eval_tasks import settings
+from augmath.eval_tasks.bpb import METRICS, item_values
 from augmath.prompts import format_prompt
 from augmath.sources import canonical_number
 
-METRICS = ("bpb", "nll_per_token", "nll", "tokens", "bytes")
 REFERENCE_VERSION = 1  # the reference texts' format (the task config's version)
-LN2 = math.log(2)
 
 
 class NoReference(ValueError):
@@ -137,13 +135,6 @@ def continuation_tokens(output_tokens) -> int:
     if output_tokens is None or len(output_tokens) == 0:
         raise ValueError("the model response carries no continuation tokens (a backend without log-likelihoods?)")
     return sum(1 for t in list(output_tokens[0]) if int(t) >= 0)
-
-
-def item_values(nll: float, tokens: int, nbytes: int) -> dict[str, float]:
-    """The per-item metric values from the continuation's NLL (nats), its token count and the reference's bytes."""
-    if nbytes <= 0 or tokens <= 0:
-        raise ValueError(f"empty reference (bytes={nbytes}, tokens={tokens})")
-    return {"bpb": nll / LN2 / nbytes, "nll_per_token": nll / tokens, "nll": nll, "tokens": tokens, "bytes": nbytes}
 
 
 class ReferenceLikelihood(SampleLevelComputation):

@@ -136,7 +136,7 @@ def likelihood_task(rows: list[dict], task: str, source: Path) -> tuple[list[dic
     """Per-item likelihood values from lighteval's details; (details rows, summary) or raise when they disagree
     with a recomputation from the saved NLL, token count and reference."""
     from augmath.stats import mean_interval
-    from augmath.eval_tasks.likelihood import LN2, item_values
+    from augmath.eval_tasks.bpb import LN2, item_values
 
     details, mismatches = [], []
     for r in rows:

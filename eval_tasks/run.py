@@ -55,6 +55,7 @@ from augmath.urls import parse_base_url_list, split_base_urls
 BACKENDS = ("accelerate", "vllm", "endpoint")
 TASKS_MODULE = "augmath.eval_tasks"  # lighteval --custom-tasks takes a module name
 ENDPOINT_MODEL = "augmath.eval_tasks.endpoint_model"  # lighteval custom takes this module's file
+LIGHTEVAL_CLI = "augmath.eval_tasks.lighteval_cli"  # lighteval's CLI importing only the backend it runs
 URL_ENV = "AUGMATH_ENDPOINT_URL"  # the lighteval child's endpoint URL when it holds credentials
 REQUESTS_LOG = "requests.jsonl"  # OUT/requests.jsonl: the endpoint backend's durable log (augmath.engine.requestlog)
 # Files that decide what a checkpoint computes: weights, config, tokenizer, generation defaults.
@@ -246,7 +247,7 @@ def evaluate(args) -> dict:
             "log_path": str(requests_log),
         }  # the API key stays in OPENAI_API_KEY: never in a file or on a command line
         model_file = importlib.util.find_spec(ENDPOINT_MODEL).origin  # lighteval custom loads a file by path
-        cmd = [sys.executable, "-m", "lighteval", "custom", model, model_file] + common
+        cmd = [sys.executable, "-m", LIGHTEVAL_CLI, "custom", model, model_file] + common
     else:
         if is_local and not args.no_cache:
             digest = weights_sha256(model)
@@ -264,8 +265,8 @@ def evaluate(args) -> dict:
         import yaml
 
         (work / "model.yaml").write_text(yaml.safe_dump({"model_parameters": model_parameters}), encoding="utf-8")
-        cmd = [sys.executable, "-m", "lighteval", args.backend, str(work / "model.yaml")] + common
-    settings["command"] = cmd[2:]
+        cmd = [sys.executable, "-m", LIGHTEVAL_CLI, args.backend, str(work / "model.yaml")] + common
+    settings["command"] = ["lighteval", *cmd[3:]]  # what `lighteval ...` by hand runs: the same commands
     eval_settings.write(work / "settings.json", **child_settings)
     try:
         run_lighteval(cmd, env, work / "lighteval.log", args.quiet)
@@ -291,12 +292,20 @@ def evaluate(args) -> dict:
     return results
 
 
+def gpu_present() -> bool:
+    """torch.cuda.is_available(), without importing torch (1.9 s here) on a machine with no GPU driver at all:
+    no NVIDIA (/proc/driver/nvidia) or ROCm (/dev/kfd) driver means no device torch could use."""
+    if not (Path("/proc/driver/nvidia").exists() or Path("/dev/kfd").exists()):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def model_config(args, model_name: str, params: dict, cache_dir: Path | None) -> dict:
     device = args.device
     if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if gpu_present() else "cpu"
     cfg: dict = {"model_name": model_name, "generation_parameters": params,
                  # alpaca: plain text, the prompt the model was trained on; chat: the tokenizer's chat template
                  "override_chat_template": args.template == "chat"}

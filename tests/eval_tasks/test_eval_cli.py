@@ -69,6 +69,20 @@ def test_several_endpoints_are_each_checked(capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
+def test_the_lean_lighteval_entry_refuses_other_commands_without_importing_lighteval():
+    code = ("import sys\nfrom augmath.eval_tasks import lighteval_cli\ntry:\n    lighteval_cli.main(['inspect'])\n"
+            "except SystemExit as e:\n    print(e.code)\nprint('lighteval' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "accelerate,vllm,custom" in out[0] and "inspect" in out[0] and out[-1] == "False"
+
+
+def test_the_lean_lighteval_entry_runs_lighteval_and_passes_its_exit_code():
+    # `lighteval accelerate` without its arguments: typer's usage error (exit 2), the command found
+    out = subprocess.run([sys.executable, "-m", "augmath.eval_tasks.lighteval_cli", "accelerate"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "Missing argument 'model_args'" in (out.stdout + out.stderr)
+
+
 def test_endpoint_needs_a_url(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     code, err = _eval(["--backend", "endpoint", "--tasks", "gsm8k", "--out", str(tmp_path / "o")], capsys)
