@@ -1,9 +1,9 @@
 """lighteval `custom` model that generates through an OpenAI-compatible endpoint (`augmath eval --backend endpoint`).
 
     python -m lighteval custom MODEL <this file> TASKS --custom-tasks augmath.eval_tasks
-    (`augmath eval` builds that command; its settings reach this model as the `endpoint` object of the settings
-     file (augmath.eval_tasks.settings): {base_url, model, template, params, concurrency, timeout, log_path};
-     the API key stays in $OPENAI_API_KEY.)
+    (`augmath eval` builds that command and runs it through augmath.eval_tasks.lighteval_cli; its settings
+     reach this model as the `endpoint` object of the settings file (augmath.eval_tasks.settings): {base_url,
+     model, template, params, concurrency, timeout, log_path}; the API key stays in $OPENAI_API_KEY.)
 
 The prompt is built by lighteval's own PromptManager, so it is the same text the accelerate backend feeds
 the model:
