@@ -30,6 +30,7 @@ from lighteval.models.abstract_model import LightevalModel
 from lighteval.models.model_output import ModelResponse
 from lighteval.tasks.prompt_manager import PromptManager
 
+from augmath.engine.calls import read_usage
 from augmath.engine.pool import EndpointPool, parse_base_urls
 from augmath.engine import MalformedResponse, RequestLog, RetryPolicy, call_with_retries, now_iso, request_key, sample_key
 from augmath.eval_tasks import settings
@@ -59,14 +60,7 @@ def _read_completion(body: dict) -> tuple[list, dict | None]:
     text = choices[0].get("text")
     if text is not None and not isinstance(text, str):
         raise MalformedResponse(f"the completion's text is {type(text).__name__}, not a string")
-    usage = body.get("usage")
-    if not isinstance(usage, dict):
-        return [choices[0]], None
-    try:
-        return [choices[0]], {name: int(usage.get(name) or 0)
-                              for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
-    except (TypeError, ValueError):
-        raise MalformedResponse(f"usage is not numeric: {str(usage)[:100]}") from None
+    return [choices[0]], read_usage(body)
 
 
 def _raise_first(results: list) -> list:

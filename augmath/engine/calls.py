@@ -187,17 +187,21 @@ def read_payload(body: dict) -> tuple[list[dict], dict | None]:
             out.append({"text": None, "finish_reason": finish, "status": "rejected", "reason": "malformed"})
         else:
             out.append(_judge(text, finish))
-    usage = body.get("usage")
-    usage_dict = None
-    if isinstance(usage, dict):
-        try:
-            usage_dict = {name: int(usage.get(name) or 0)
-                          for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        except (TypeError, ValueError):
-            raise MalformedResponse(f"usage is not numeric: {str(usage)[:100]}") from None
-        if len(choices) > 1 and body.get("timings") is not None:
-            usage_dict["partial"] = True  # llama.cpp: an n > 1 call's usage covers the first choice only
+    usage_dict = read_usage(body)
+    if usage_dict is not None and len(choices) > 1 and body.get("timings") is not None:
+        usage_dict["partial"] = True  # llama.cpp: an n > 1 call's usage covers the first choice only
     return out, usage_dict
+
+
+def read_usage(body: dict) -> dict | None:
+    """The token counts of a decoded JSON body's `usage` (None without one); MalformedResponse when not numeric."""
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    try:
+        return {name: int(usage.get(name) or 0) for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    except (TypeError, ValueError):
+        raise MalformedResponse(f"usage is not numeric: {str(usage)[:100]}") from None
 
 
 def build_payload(model: str, messages: list[dict], params: dict, n: int, seed_offset: int) -> dict:

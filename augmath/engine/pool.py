@@ -21,6 +21,7 @@ import itertools
 from augmath.engine.calls import HTTPStatusError, TransportError, TransportTimeout
 from augmath.engine.wire import WireClient, split_base_url
 from augmath.redaction import redact_url
+from augmath.urls import split_base_urls
 
 _STAYS_IN = {429, 408, 409}  # the endpoint is alive and asked us to slow down or retry: keep it
 
@@ -34,10 +35,9 @@ def parse_base_urls(value) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise ValueError(f"base URL must be a string, got {type(item).__name__}")
-        for url in (part.strip() for part in item.split(",")):
-            if url:
-                split_base_url(url)  # raises ValueError on a malformed one
-                urls.append(url)
+        for url in split_base_urls(item):
+            split_base_url(url)  # raises ValueError on a malformed one
+            urls.append(url)
     if items and not urls:
         raise ValueError("base URL is empty")
     if len(set(urls)) != len(urls):

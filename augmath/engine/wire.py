@@ -107,13 +107,15 @@ class WireClient:
         return payload
 
     async def chat(self, payload: dict, timeout: float | None = None) -> dict:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return await self._request("POST", self.chat_url, body, timeout)
+        return await self._post(self.chat_url, payload, timeout)
 
     async def complete(self, payload: dict, timeout: float | None = None) -> dict:
         """POST /completions (a raw prompt: the eval backend's alpaca template)."""
+        return await self._post(self.completions_url, payload, timeout)
+
+    async def _post(self, url: str, payload: dict, timeout: float | None) -> dict:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return await self._request("POST", self.completions_url, body, timeout)
+        return await self._request("POST", url, body, timeout)
 
     async def models(self) -> list[str]:
         payload = await self._request("GET", self.models_url, None, None)
