@@ -1,22 +1,28 @@
-"""Benchmark + cross-check: the likelihood task (`augmath eval --tasks gsm8k_bpb`, lighteval's log-likelihood
-requests on its transformers backend) against a plain transformers loop over the same items.
+"""Benchmark + cross-check: the likelihood task (`augmath eval --tasks gsm8k_bpb`) against plain transformers loops.
 
-    nice -n 10 python benchmarks/likelihood.py --n 200                       # SmolLM2-135M, 200 GSM8K test items
-    nice -n 10 python benchmarks/likelihood.py --n 200 --batch-size 16 --dtype bfloat16 --keep outputs/bpb_bench
-    nice -n 10 python benchmarks/likelihood.py --n 64 --repeats 2      # A B A B: on a shared machine, load drifts
+    nice -n 10 python benchmarks/likelihood.py --n 32 --repeats 2                 # SmolLM2-135M, 32 GSM8K test items
+    nice -n 10 python benchmarks/likelihood.py --task svamp_bpb --n 48 --repeats 2
+    nice -n 10 python benchmarks/likelihood.py --n 16 --dtype bfloat16             # the same in bf16
 
-Both sides score the same items (the ids lighteval picked) on the same converted SmolLM2-135M folder with the same
-dtype and batch size, tokenized as training does (the Alpaca prompt alone with the tokenizer's special tokens, the
-reference alone without, then eos), batches of similar length, right padding, fp32 log-softmax. Timed: lighteval's
-model phase (its RUNNING MODEL -> COMPUTING METRICS log lines: the forward passes and the per-item bookkeeping; no
-imports, no model load) against the plain loop's forward passes (model load excluded too); and the whole
-`augmath eval` command end to end (imports, data, model load, metric, results). Printed: items/s and tokens/s of
-both, the ratio (lighteval / plain: 1.0 means the lighteval path costs nothing extra), and the largest per-item
-difference in bits per byte between the two (they compute the same number). `--repeats R` alternates the two
-R times (A B A B ...) and sums the times, so a machine whose load drifts biases neither side. lighteval's own perplexity metrics
-are not a separate baseline: `target_perplexity` runs through the same log-likelihood requests (same cost) and
-the PERPLEXITY ones score the whole text without a prompt, a different number.
-"""
+Four sides score the same items (the ids lighteval picked) on the same converted SmolLM2-135M folder with the same
+dtype, batch size and threads, tokenized as training does (the Alpaca prompt alone with the tokenizer's special
+tokens, the reference alone without, then eos), longest first, right padding, fp32 log-softmax:
+- `augmath eval` with augmath's scorer (eval_tasks/scorer.py: the output layer on the reference positions only,
+  the shared prompt prefix computed once);
+- `augmath eval --scorer lighteval` (lighteval's own `_loglikelihood_tokens`);
+- a plain transformers loop: `model(ids).logits`, log-softmax everywhere, the reference positions kept;
+- the best plain loop we know: the same with transformers' own `logits_to_keep` (the output layer from the first
+  reference position on).
+Timed: the two `augmath eval` runs' model phase (lighteval's RUNNING MODEL -> COMPUTING METRICS log lines: the
+forward passes and the per-item bookkeeping; no imports, no model load) against the plain loops' forward passes
+(model load excluded too), and `augmath eval` end to end, whose difference to its model phase is the fixed cost
+per model of a lone `augmath eval` (an experiment forks it from its warm lighteval: docs/evaluation.md). Printed:
+items/s and tokens/s of each side, the ratio augmath / best plain (above 1: augmath is faster), and the largest
+per-item difference in bits per byte between any two sides (they compute the same number). `--repeats R`
+alternates the sides R times (A B C D A B C D ...) and averages, so a machine whose load drifts biases none.
+lighteval's own perplexity metrics are not a separate baseline: `target_perplexity` runs through the same
+log-likelihood requests (same cost) and the PERPLEXITY ones score the whole text without a prompt, a different number.
+
 
 from __future__ import annotations
 
@@ -36,8 +42,10 @@ from augmath.models import resolve_model
 from augmath.prompts import format_prompt
 
 
-def plain_loop(model_dir: str, items: list[dict], dtype: str, batch_size: int, threads: int | None) -> dict:
-    """Bits per byte of reference + eos after the training prompt with nothing but transformers."""
+def plain_loop(model_dir: str, items: list[dict], dtype: str, batch_size: int, threads: int | None,
+               keep: bool) -> dict:
+    """Bits per byte of reference + eos after the training prompt with nothing but transformers. `keep`: the
+    output layer only from the first reference position on (transformers' own `logits_to_keep`), else everywhere."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -62,14 +70,25 @@ def plain_loop(model_dir: str, items: list[dict], dtype: str, batch_size: int, t
             for row, i in enumerate(batch):
                 full = seqs[i][0] + seqs[i][1]
                 ids[row, :len(full)] = torch.tensor(full)
-            logp = torch.log_softmax(model(ids).logits.float(), dim=-1)
+            # logits for positions offset..width-1 only (logits_to_keep=0 means all of them)
+            offset = min(len(seqs[i][0]) for i in batch) - 1 if keep else 0
+            logits = model(ids, logits_to_keep=width - offset if keep else 0).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)
             for row, i in enumerate(batch):
                 prompt, cont = seqs[i]
-                positions = torch.arange(len(prompt) - 1, len(prompt) + len(cont) - 1)
+                positions = torch.arange(len(prompt) - 1, len(prompt) + len(cont) - 1) - offset
                 nll = -float(logp[row, positions, torch.tensor(cont)].sum())
                 bpb[i] = nll / math.log(2) / len(items[i]["reference"].encode("utf-8"))
     seconds = time.monotonic() - t0
     return {"seconds": seconds, "bpb": bpb, "tokens": sum(len(p) + len(c) for p, c in seqs)}
+
+
+def run_eval(argv_eval: list[str], out: Path) -> tuple[float, float]:
+    """One `augmath eval`: (end-to-end seconds, lighteval's model-phase seconds)."""
+    t0 = time.monotonic()
+    if augmath_main(argv_eval) != 0:
+        raise SystemExit(f"augmath eval failed; log: {out / 'lighteval' / 'lighteval.log'}")
+    return time.monotonic() - t0, generation_seconds(out / "lighteval" / "lighteval.log")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,57 +97,80 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=200, help="items (lighteval's fixed random subset)")
     p.add_argument("--model", default="embedded", help="model folder (default: the embedded SmolLM2-135M)")
     p.add_argument("--data-dir", default=None, help="default $AUGMATH_DATA_DIR")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--dtype", default="float32", help="float32 (fast on AVX2-only CPUs) or bfloat16")
-    p.add_argument("--threads", type=int, default=None, help="torch threads for the plain loop (default: torch's)")
-    p.add_argument("--keep", default=None, help="keep the results folder here (default: a temp dir)")
-    p.add_argument("--repeats", type=int, default=1, help="alternate the two this many times (times summed)")
+    p.add_argument("--batch-size", type=int, default=1, help="every side's batch size (1 is the fastest on CPU)")
+    p.add_argument("--dtype", default="float32", help="float32 or bfloat16")
+    p.add_argument("--threads", type=int, default=None, help="torch threads for the plain loops (default: torch's)")
+    p.add_argument("--keep", default=None, help="keep the results folders here (default: a temp dir)")
+    p.add_argument("--repeats", type=int, default=1, help="alternate the sides this many times (times summed)")
     args = p.parse_args(argv)
 
     model = resolve_model(args.model)
-    out = Path(args.keep or tempfile.mkdtemp(prefix="augmath-bpb-bench-")) / "lighteval"
-    argv_eval = ["eval", "--model", model, "--tasks", args.task, "--max-samples", str(args.n), "--no-cache",
-                 "--batch-size", str(args.batch_size), "--dtype", args.dtype, "--device", "cpu", "--quiet",
-                 "--out", str(out)] + (["--data-dir", args.data_dir] if args.data_dir else [])
-    total = phase = plain_s = 0.0
-    loads = []
-    for _ in range(max(1, args.repeats)):
-        loads.append(os.getloadavg()[0])
-        t0 = time.monotonic()
-        if augmath_main(argv_eval) != 0:
-            raise SystemExit(f"augmath eval failed; log: {out / 'lighteval' / 'lighteval.log'}")
-        total += time.monotonic() - t0
-        phase += generation_seconds(out / "lighteval" / "lighteval.log")
-        results = json.loads((out / "results.json").read_text())
-        rows = [json.loads(line) for line in (out / "details" / f"{args.task}.jsonl").read_text().splitlines()]
-        loads.append(os.getloadavg()[0])
-        plain = plain_loop(model, rows, args.dtype, args.batch_size, args.threads)
-        plain_s += plain["seconds"]
-    runs = max(1, args.repeats)
-    total, phase, plain["seconds"] = total / runs, phase / runs, plain_s / runs
+    root = Path(args.keep or tempfile.mkdtemp(prefix="augmath-bpb-bench-"))
 
-    diff = max(abs(r["bpb"] - b) for r, b in zip(rows, plain["bpb"]))
-    n, tokens = len(rows), plain["tokens"]
-    summary = results["tasks"][args.task]
+    def eval_argv(scorer: str) -> list[str]:
+        return ["eval", "--model", model, "--tasks", args.task, "--max-samples", str(args.n), "--no-cache",
+                "--batch-size", str(args.batch_size), "--dtype", args.dtype, "--device", "cpu", "--quiet",
+                "--no-card", "--scorer", scorer, "--out", str(root / scorer)] + (
+                    ["--data-dir", args.data_dir] if args.data_dir else [])
+
+    sides = ("continuation", "lighteval", "plain", "plain_keep")
+    seconds = dict.fromkeys(sides, 0.0)
+    total = dict.fromkeys(("continuation", "lighteval"), 0.0)
+    loads, rows, bpbs = [], {}, {}
+    for _ in range(max(1, args.repeats)):  # A B C D A B C D ...: a drifting load biases no side
+        for side in sides:
+            loads.append(os.getloadavg()[0])
+            if side in total:
+                whole, phase = run_eval(eval_argv(side), root / side)
+                total[side] += whole
+                seconds[side] += phase
+                rows[side] = [json.loads(line) for line in
+                              (root / side / "details" / f"{args.task}.jsonl").read_text().splitlines()]
+                bpbs[side] = [r["bpb"] for r in rows[side]]
+            else:
+                got = plain_loop(model, rows["continuation"], args.dtype, args.batch_size, args.threads,
+                                 keep=side == "plain_keep")
+                seconds[side] += got["seconds"]
+                bpbs[side], tokens = got["bpb"], got["tokens"]
+    runs = max(1, args.repeats)
+    seconds = {k: v / runs for k, v in seconds.items()}
+    total = {k: v / runs for k, v in total.items()}
+    n = len(rows["continuation"])
+    best_plain = min(("plain", "plain_keep"), key=seconds.get)
+    diff = max(abs(a - b) for side in sides[1:] for a, b in zip(bpbs["continuation"], bpbs[side]))
+    summary = json.loads((root / "continuation" / "results.json").read_text())["tasks"][args.task]
+
+    def speed(side: str) -> dict:
+        return {"seconds": round(seconds[side], 2), "items_per_s": round(n / seconds[side], 2),
+                "tokens_per_s": round(tokens / seconds[side], 1)}
+
     report = {
         "task": args.task, "items": n, "tokens": tokens, "dtype": args.dtype, "batch_size": args.batch_size,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "repeats": runs,
         "load_average_1min": [round(x, 2) for x in loads],
-        "lighteval": {"model_phase_s": round(phase, 2), "end_to_end_s": round(total, 2),
-                      "fixed_cost_s": round(total - phase, 2),
-                      "items_per_s": round(n / phase, 2), "tokens_per_s": round(tokens / phase, 1)},
-        "plain_transformers": {"forward_s": round(plain["seconds"], 2), "items_per_s": round(n / plain["seconds"], 2),
-                               "tokens_per_s": round(tokens / plain["seconds"], 1)},
-        "ratio_lighteval_over_plain": round(plain["seconds"] / phase, 3),
+        "augmath_eval": {**speed("continuation"), "end_to_end_s": round(total["continuation"], 2),
+                         "fixed_cost_s": round(total["continuation"] - seconds["continuation"], 2)},
+        "augmath_eval_lighteval_scorer": {**speed("lighteval"), "end_to_end_s": round(total["lighteval"], 2)},
+        "plain_transformers": speed("plain"), "plain_transformers_logits_to_keep": speed("plain_keep"),
+        "best_plain": best_plain,
+        "ratio_augmath_over_best_plain": round(seconds[best_plain] / seconds["continuation"], 3),
+        "ratio_lighteval_scorer_over_best_plain": round(seconds[best_plain] / seconds["lighteval"], 3),
         "bpb": summary["bpb"], "bpb_ci": summary["bpb_ci"], "max_abs_bpb_difference": diff,
     }
     print(json.dumps(report, indent=2))
-    print(f"\n{args.task}: {n} items, {tokens:,} tokens, {args.dtype}, batch {args.batch_size}\n"
-          f"  lighteval (augmath eval): model phase {phase:.1f} s ({n / phase:.2f} items/s, {tokens / phase:.0f} tok/s); "
-          f"end to end {total:.1f} s (fixed cost per model {total - phase:.1f} s)\n"
-          f"  plain transformers loop:  forward {plain['seconds']:.1f} s ({n / plain['seconds']:.2f} items/s)\n"
-          f"  speed ratio lighteval / plain: {plain['seconds'] / phase:.3f}   bits/byte {summary['bpb']:.4f} "
-          f"[{summary['bpb_ci'][0]:.4f}, {summary['bpb_ci'][1]:.4f}]   max |Δ bpb| per item {diff:.2e}")
+    print(f"\n{args.task}: {n} items, {tokens:,} tokens, {args.dtype}, batch {args.batch_size}, model phase only "
+          f"(no imports, no model load)")
+    for side, label in (("continuation", "augmath eval (continuation scorer)"),
+                        ("lighteval", "augmath eval --scorer lighteval"), ("plain", "plain transformers loop"),
+                        ("plain_keep", "plain loop, logits_to_keep")):
+        print(f"  {label:36s} {seconds[side]:6.1f} s  {n / seconds[side]:5.2f} items/s  "
+              f"{tokens / seconds[side]:5.0f} tok/s")
+    print(f"  speed ratio augmath / best plain ({best_plain}): {seconds[best_plain] / seconds['continuation']:.3f}"
+          f"   (lighteval's own loop / best plain: {seconds[best_plain] / seconds['lighteval']:.3f})\n"
+          f"  fixed cost per model (augmath eval end to end minus its model phase): "
+          f"{total['continuation'] - seconds['continuation']:.1f} s\n"
+          f"  bits/byte {summary['bpb']:.4f} [{summary['bpb_ci'][0]:.4f}, {summary['bpb_ci'][1]:.4f}]   "
+          f"max |delta bpb| per item between any two sides {diff:.2e}")
     return 0
 
 

@@ -18,6 +18,8 @@ import logging.config
 import os
 import sys
 
+from augmath.eval_tasks import scorer, settings
+
 COMMANDS = {  # command -> (lighteval module, function)
     "accelerate": ("lighteval.main_accelerate", "accelerate"),
     "vllm": ("lighteval.main_vllm", "vllm"),
@@ -27,6 +29,7 @@ COMMANDS = {  # command -> (lighteval module, function)
 # lighteval's log line shape ([time] [LEVEL]: message (file:line)), without the terminal colours: it goes to a file
 LOGGING = {
     "version": 1,
+    "disable_existing_loggers": False,  # augmath's loggers (imported above) keep logging
     "formatters": {"plain": {"format": "[%(asctime)s] [%(levelname)8s]: %(message)s (%(filename)s:%(lineno)s)"}},
     "handlers": {"stream": {"class": "logging.StreamHandler", "formatter": "plain", "level": logging.INFO}},
     "root": {"handlers": ["stream"], "level": logging.INFO},
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.config.dictConfig(LOGGING)
     logging.captureWarnings(capture=True)
     module, function = COMMANDS[argv[0]]
+    if argv[0] == "accelerate" and settings.current().get("scorer", "continuation") == "continuation":
+        scorer.install()  # the output layer on the reference positions only (same numbers, less work)
     app = typer.Typer(pretty_exceptions_show_locals=False)
     app.command(name=argv[0])(getattr(importlib.import_module(module), function))
     app.command(name="-")(lambda: None)  # two commands: typer then keeps the command name in the arguments

@@ -29,7 +29,7 @@ PACKAGES = ("torch", "transformers", "lighteval", "datasets", "huggingface_hub",
 CHECKOUT = Path(augmath.__file__).resolve().parents[1]
 # `augmath eval` options that decide the numbers (--out, --model, --quiet, --no-card do not)
 EVAL_OPTIONS = ("tasks", "backend", "max_samples", "data_dir", "fewshot", "template", "profile", "maj_k",
-                "temperature", "top_p", "seed", "max_new_tokens", "batch_size", "device", "dtype")
+                "temperature", "top_p", "seed", "max_new_tokens", "batch_size", "device", "dtype", "scorer")
 
 
 def versions() -> dict[str, str | None]:

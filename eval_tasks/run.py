@@ -40,6 +40,7 @@ from augmath.evalsets import BENCHMARKS, EVAL_TASKS, benchmark_of, eval_task
 from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
+from augmath.eval_tasks import warm
 from augmath.eval_tasks.inputs import (EvalError, check_likelihood_request, check_profile, endpoint_models,
                                        generation_parameters, model_eos_token, parse_max_samples, parse_tasks,
                                        resolve_local_model)
@@ -136,8 +137,10 @@ def run_lighteval(cmd: list[str], env: dict, log_path: Path, quiet: bool) -> Non
     relay.unlink(missing_ok=True)
     env = {**env, eval_settings.ERROR_FILE_ENV: str(relay)}
     with open(log_path, "w", encoding="utf-8", buffering=1) as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
+        # forked from the experiment's warm lighteval when there is one (lighteval imported already), else afresh
+        proc = warm.spawn(cmd, env, str(log_path.parent)) or subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            cwd=log_path.parent, preexec_fn=die_with_parent)  # no orphan
         crashed = False
         for line in proc.stdout:
             line = redact(line)  # httpx logs every request's URL, credentials included: the log is kept
@@ -211,7 +214,8 @@ def evaluate(args) -> dict:
     folders = {n: prepared[benchmark_of(n)] for n in names}  # gsm8k and gsm8k_bpb score the same items
     ensure_tiny_benchmarks_stub()
     child_settings = {"tasks": folders, "template": args.template, "max_new_tokens": args.max_new_tokens,
-                      "eos_token": eos, "max_samples": task_samples or None, "profile": args.profile}
+                      "eos_token": eos, "max_samples": task_samples or None, "profile": args.profile,
+                      "scorer": args.scorer if likelihood and args.backend == "accelerate" else None}
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # stream lighteval's progress into the log as it happens
     env[eval_settings.SETTINGS_ENV] = str(work / "settings.json")
@@ -230,6 +234,8 @@ def evaluate(args) -> dict:
                 "data": {n: eval_data.manifest(f) for n, f in folders.items()}}
     if likelihood:
         settings["eos_token"] = eos
+        if args.backend == "accelerate":
+            settings["scorer"] = args.scorer
     if args.backend == "endpoint":
         # The durable request log sits outside the wiped lighteval/ folder: --resume reuses its finished answers
         # (same model name, prompt and sampling settings); without --resume every run starts a fresh one.
@@ -359,6 +365,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=POSITIVE, default=8, help="accelerate backend batch size")
     p.add_argument("--device", default="auto", help="accelerate backend device: auto, cpu, cuda")
     p.add_argument("--dtype", default=None, help="default float32 on CPU, bfloat16 on GPU")
+    p.add_argument("--scorer", default="continuation", choices=("continuation", "lighteval"),
+                   help="accelerate backend, likelihood tasks: continuation (default): the output layer on the "
+                        "reference positions only (augmath.eval_tasks.scorer; same numbers, less work); lighteval: "
+                        "lighteval's own loop")
     p.add_argument("--concurrency", type=POSITIVE, default=8, help="endpoint backend: requests in flight")
     p.add_argument("--request-timeout", type=SECONDS, default=600.0, help="endpoint backend: seconds per request")
     p.add_argument("--no-cache", action="store_true", help="never reuse lighteval's cached answers")

@@ -18,6 +18,8 @@ modules and the endpoint model read it. Every field is optional:
                                                         in $OPENAI_API_KEY, never in a file; a base_url with
                                                         credentials is written masked, and base_url_env names the
                                                         variable that holds the real one)
+    scorer          "continuation" | "lighteval"        the transformers backend's likelihood loop
+                                                        (augmath.eval_tasks.scorer; default continuation)
 
 Without the variable (lighteval run by hand with `--custom-tasks augmath.eval_tasks`) the defaults apply.
 """
@@ -43,7 +45,7 @@ def child_failure(message: str) -> RuntimeError:
     if path:
         Path(path).write_text(message, encoding="utf-8")
     return RuntimeError(message)
-FIELDS = ("tasks", "template", "max_new_tokens", "max_samples", "eos_token", "endpoint", "profile")
+FIELDS = ("tasks", "template", "max_new_tokens", "max_samples", "eos_token", "endpoint", "profile", "scorer")
 
 
 @lru_cache(maxsize=8)

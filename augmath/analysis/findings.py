@@ -161,12 +161,16 @@ def _fit_finding(f: dict) -> str:
     return text + "."
 
 
-def findings(fit: dict | None, comparisons: list[dict], demo: bool) -> str:
-    """The report's findings in words, each with its interval."""
+def findings(fit: dict | None, comparisons: list[dict], demo: bool, jumps: list[dict] = ()) -> str:
+    """The report's findings in words, each with its interval; `jumps`: analysis.format_jump's base -> N_min steps."""
+    from augmath.analysis.format_jump import format_text
+
     lines = []
     for f in (fit or {}).get("fits", []):
         if "error" not in f:
             lines.append("- " + _fit_finding(f))
+            lines += ["- " + format_text(j, f.get("metric", "accuracy")) for j in jumps
+                      if (j["task"], j["series"]) == (f["task"], f["series"])]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in comparisons:
         if "delta" in r:

@@ -31,6 +31,7 @@ from typing import Iterable, Mapping
 
 from augmath.analysis.results import is_demo_model, load_many
 from augmath.analysis.findings import comparisons_table, equal_n_comparisons, findings
+from augmath.analysis.format_jump import format_jumps
 from augmath.analysis.noise import noise_rows, noise_table
 from augmath.analysis.sections import (data_statistics, fits_section, strategy_rows, strategy_table, summary_table,
                                        timings_table)
@@ -141,6 +142,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         demo = any(is_demo_model(m) for m in base_models + [r.model for r in folders])
 
     comparisons = equal_n_comparisons(folders)
+    jumps = format_jumps(fit, folders)
     table = transfer["_dir"] / transfer.get("files", {}).get("markdown", "transfer.md")
 
     md = [f"# {title}\n"]
@@ -158,7 +160,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         if key in transfer.get("files", {}):
             md.append(f"![{caption}]({_figure(transfer['_dir'] / transfer['files'][key], out)})\n")
 
-    md += ["## Findings\n", findings(fit, comparisons, demo)]
+    md += ["## Findings\n", findings(fit, comparisons, demo, jumps)]
     md += ["## Summary\n", summary_table(folders)]
     md += ["## Strategies at equal N\n", comparisons_table(comparisons)]
     md += ["## Noise: training seeds, evaluation items, and what this job could detect\n", noise_table(comparisons)]
@@ -209,7 +211,7 @@ def write_report(out_dir, results: Iterable, *, fit_dir=None, transfer_dir=None,
         atomic_write(out / "report.html", to_html(text, title))
     summary = {"schema": SCHEMA, "title": title, "demo_model": demo, "base_models": base_models,
                "benchmarks": transfer["columns"], "metric": transfer.get("metric", "accuracy"), "strategies": rows,
-               "comparisons": comparisons, "findings": findings(fit, comparisons, demo),
+               "comparisons": comparisons, "findings": findings(fit, comparisons, demo, jumps), "format_jumps": jumps,
                "comparisons_markdown": comparisons_table(comparisons), "noise": noise_rows(comparisons),
                "noise_markdown": noise_table(comparisons), "strategies_markdown": strategy_table(rows),
                "fits": [_fit_summary(f) for f in (fit or {}).get("fits", [])],

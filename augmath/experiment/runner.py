@@ -52,6 +52,24 @@ def _generator(cfg: ExperimentConfig, stages: list[Stage]):
             yield server
 
 
+@contextlib.contextmanager
+def _warm_lighteval(stages: list[Stage], workdir: Path):
+    """One warm lighteval (augmath.eval_tasks.warm) for the evaluations still to run on lighteval's transformers
+    backend: each forks from it instead of importing lighteval again (~8 s a model)."""
+    pending = [s for s in stages if s.kind == "eval" and not is_done(s)
+               and not {"endpoint", "vllm"} & set(s.argv[s.argv.index("--backend") + 1:][:1] if "--backend" in s.argv
+                                                    else [])]
+    if len(pending) < 2:  # one evaluation gains nothing from a server it has to start itself
+        yield None
+        return
+    from augmath.eval_tasks.warm import WarmServer
+
+    with WarmServer(workdir / "logs" / "warm-lighteval.log") as server:
+        for s in pending:
+            s.volatile_env = server.env()
+        yield server
+
+
 def run_experiment(config_path: str | Path, only: str | None = None) -> dict[str, Path]:
     from rich.console import Console
 
@@ -68,7 +86,7 @@ def _run_stages(cfg: ExperimentConfig, workdir: Path, console) -> dict[str, Path
     by_name = {s.name: s for s in stages}
     console.print(f"[bold]augmath experiment[/] {cfg.name}: {len(stages)} stages in {workdir}")
     t_all, ran = time.time(), []
-    with _generator(cfg, stages):
+    with _generator(cfg, stages), _warm_lighteval(stages, workdir):
         for i, st in enumerate(stages, 1):
             label = f"[{i:>2}/{len(stages)}] {st.name:<32}"
             if is_done(st):

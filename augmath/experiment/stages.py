@@ -41,6 +41,7 @@ class Stage:
     deps: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)   # non-secret extra environment (hashed)
     volatile_argv: list[str] = field(default_factory=list)  # not hashed (e.g. this run's server URL)
+    volatile_env: dict[str, str] = field(default_factory=dict)  # not hashed (e.g. the warm lighteval's socket)
     func: Callable[[Path, dict[str, Path]], None] | None = None  # kind == "python": in-process step
     code_of: tuple[Callable, ...] = ()  # functions `func` hands its work to: their code is keyed too
     ok_codes: tuple[int, ...] = (0,)  # exit statuses that count as success
@@ -100,7 +101,7 @@ def run_stage(st: Stage, by_name: dict[str, Stage], log_dir: Path) -> float:
     else:
         argv = [sys.executable, "-m", "augmath.cli", *expand(st, by_name), *st.volatile_argv]
         log_path = log_dir / f"{st.name}.log"
-        env = {**os.environ, **st.env}
+        env = {**os.environ, **st.env, **st.volatile_env}
         with open(log_path, "a", encoding="utf-8") as log:
             # Keys come from the environment, never argv; a URL's credentials are masked.
             log.write(f"\n$ augmath {redact(' '.join(argv[3:]))}\n")

@@ -187,6 +187,19 @@ def test_bpb_report_compares_strategies_at_equal_n_with_paired_intervals(tmp_pat
                      r"evaluation noise", md)
     card = str(render_results_card(out))
     assert "## Findings" in card and "helps on gsm8k_bpb" in card and "#### N = 16" in card
+    # format learning: the untrained base (1.0) -> N = 2 (0.95 - 0.06 ln 2), paired over the same items, is worth
+    # about two doublings of the fitted slope (0.06 ln 2 per doubling); on SVAMP the curve is flat after the step
+    jumps = {j["task"]: j for j in summary["format_jumps"]}
+    g = jumps["gsm8k_bpb"]
+    assert g["base_value"] == pytest.approx(1.0, abs=0.02) and g["n_min"] == 2 and g["ends_at_n"] == 2
+    assert g["step_ci"][0] < g["step"] < g["step_ci"][1] < 0
+    assert g["step"] == pytest.approx(-0.05 - 0.06 * math.log(2), abs=0.03)
+    assert g["doublings"] == pytest.approx(g["step"] / (-0.06 * math.log(2)), rel=0.3)
+    assert re.search(r"\*\*Format learning\*\* \(gsm8k_bpb, gsm8k-numbers\): untrained base 1\.0\d\d → 0\.9\d\d at N = 2, "
+                     r"a step of -0\.\d{3} bits/byte \[-0\.\d{3}, -0\.\d{3}\] over \d+ paired items, as much as \d\.\d "
+                     r"doublings", md)
+    assert jumps["svamp_bpb"]["doublings"] is None and jumps["svamp_bpb"]["step"] < 0
+    assert "the curve is read as the data's effect from N = 2 on" in md
 
 
 def test_a_published_report_names_artifacts_by_hub_id_and_links_nothing_local(tmp_path):

@@ -63,17 +63,27 @@ def test_build_reads_every_augment_run_under_a_distinct_name():
     # The base model's eval feeds the transfer matrix but not the fit (it has no data amount N).
     assert any("eval-base-embedded" in a for a in stages["transfer"].argv)
     assert not any("eval-base" in a for a in stages["fit"].argv) and "eval-base-embedded" not in stages["fit"].deps
-    assert sum("eval-train-" in a for a in stages["fit"].argv) == 6
-    # The main job measures something that moves: bits per byte, a curve over >= 4 nested amounts of one config,
-    # and >= 2 strategies plus the original seeds at one equal N (issue #14).
+    assert sum("eval-train-" in a for a in stages["fit"].argv) == 13
+    # The main job can decide something (issue #23): bits per byte over >= 5 nested amounts of one config, >= 2
+    # strategies plus the original seeds at one equal N with >= 3 training seeds each, and >= 100 GSM8K, >= 100 SVAMP
+    # and >= 40 MATH-500 items, the same for every model, scored at batch 1 (the fastest on CPU).
     assert all(t.endswith("_bpb") for t in cfg.eval.tasks) and {"gsm8k_bpb", "math500_bpb", "svamp_bpb"} <= set(
         cfg.eval.tasks)
-    runs = {r.config: r.amounts for r in cfg.train.runs}
-    assert any(len(a) >= 4 for a in runs.values())
-    shared = set.intersection(*(set(a) for c, a in runs.items() if c.startswith("gsm8k-")))
-    assert shared and "gsm8k-original" in runs and len([c for c in runs if c != "gsm8k-original"]) >= 2
+    amounts, seeds = {}, {}
+    for r in cfg.train.runs:
+        amounts.setdefault(r.config, set()).update(r.amounts)
+        for n in r.amounts:
+            seeds.setdefault((r.config, n), set()).update(r.seeds or cfg.train.seeds or [None])
+    assert any(len(a) >= 5 for a in amounts.values())
+    shared = set.intersection(*amounts.values())
+    assert shared and "gsm8k-original" in amounts and len([c for c in amounts if c != "gsm8k-original"]) >= 2
+    assert all(len(seeds[(c, n)]) >= 3 for c in amounts for n in shared)
+    assert cfg.eval.max_samples["gsm8k_bpb"] >= 100 and cfg.eval.max_samples["svamp_bpb"] >= 100
+    assert cfg.eval.max_samples["math500_bpb"] >= 40
     max_samples = next(a for a in stages["eval-base-embedded"].argv if "gsm8k_bpb=" in a)
     assert "math500_bpb=" in max_samples  # per-task item counts reach `augmath eval`
+    argv = stages["eval-base-embedded"].argv
+    assert argv[argv.index("--batch-size") + 1] == "1"
 
 
 def test_two_augment_runs_need_distinct_names(tmp_path):
@@ -130,7 +140,7 @@ def test_the_demo_plan_counts_each_likelihood_task_at_its_own_size(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     cfg = ExperimentConfig.from_yaml(path)
     sizes = stage_sizes(cfg, resolve(plan(cfg), tmp_path / "work" / "stages"))
-    assert sizes["eval-base-embedded"] == "32 items (gsm8k_bpb 14, math500_bpb 4, svamp_bpb 14)"
+    assert sizes["eval-base-embedded"] == "240 items (gsm8k_bpb 100, math500_bpb 40, svamp_bpb 100)"
     raw["eval"]["max_samples"] = {"gsm8k_bpb": 3}  # the others: every packaged item
     path.write_text(yaml.safe_dump(raw))
     cfg = ExperimentConfig.from_yaml(path)

@@ -105,3 +105,8 @@ def test_both_profiles_scored_every_model(study):
     assert {k: len(v) for k, v in profiles.items()} == {"lenient": trained, "paper": trained}
     report = Path(where["report"]).parent
     assert len(list((report / "results").glob("*/results.json"))) == 2 * trained
+    # every evaluation forked from the experiment's one warm lighteval (lighteval imported once, not per model)
+    logs = Path(where["logs"])
+    assert "ready on" in (logs / "warm-lighteval.log").read_text()
+    for name in profiles["lenient"] + profiles["paper"]:
+        assert "lighteval forked from the warm lighteval" in (logs / f"{name}.log").read_text(), name
