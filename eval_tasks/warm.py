@@ -197,7 +197,10 @@ def serve(path: str) -> None:
     before = dict(os.environ)
     own = import_time_env(before)  # as the imports saw it (some set variables of their own while importing)
     for name in PRELOAD:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # another lighteval version: its child imports what it needs itself
+            print(f"warm lighteval: not preloaded: {name} ({e})", flush=True)
     if threading.active_count() > 1:  # a fork copies only the calling thread: refuse to run with others
         raise SystemExit(f"warm lighteval: {threading.active_count()} threads after the imports; not forking")
     set_by_imports = {k: v for k, v in os.environ.items() if k not in before}
