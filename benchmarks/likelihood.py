@@ -22,7 +22,7 @@ per-item difference in bits per byte between any two sides (they compute the sam
 alternates the sides R times (A B C D A B C D ...) and averages, so a machine whose load drifts biases none.
 lighteval's own perplexity metrics are not a separate baseline: `target_perplexity` runs through the same
 log-likelihood requests (same cost) and the PERPLEXITY ones score the whole text without a prompt, a different number.
-
+"""
 
 from __future__ import annotations
 

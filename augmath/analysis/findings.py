@@ -196,6 +196,6 @@ def findings(fit: dict | None, comparisons: list[dict], demo: bool, jumps: list[
                      "training prompt (lower is better); it moves with every training example long before greedy "
                      "accuracy does, so it ranks training data at small scale, but it is not accuracy.")
     if demo:
-        notes.append("A 135M model trained on a few dozen rows and scored on a few dozen items: these findings show "
+        notes.append("A 135M model trained on a few dozen rows: these findings show "
                      "that the measurement works and moves; they are no accuracy claim about any strategy.")
     return "\n".join(lines) + "\n\n" + "".join(f"{n}\n\n" for n in notes)
