@@ -16,7 +16,8 @@ tokens, the reference alone without, then eos), longest first, right padding, fp
 Timed: the two `augmath eval` runs' model phase (lighteval's RUNNING MODEL -> COMPUTING METRICS log lines: the
 forward passes and the per-item bookkeeping; no imports, no model load) against the plain loops' forward passes
 (model load excluded too), and `augmath eval` end to end, whose difference to its model phase is the fixed cost
-per model of a lone `augmath eval` (an experiment forks it from its warm lighteval: docs/evaluation.md). Printed:
+per model of a lone `augmath eval`; then once more forked from a warm lighteval (eval_tasks/warm.py, as every
+evaluation of an experiment is): the fixed cost per model inside an experiment. Printed:
 items/s and tokens/s of each side, the ratio augmath / best plain (above 1: augmath is faster), and the largest
 per-item difference in bits per byte between any two sides (they compute the same number). `--repeats R`
 alternates the sides R times (A B C D A B C D ...) and averages, so a machine whose load drifts biases none.
@@ -38,6 +39,7 @@ from pathlib import Path
 from eval import generation_seconds  # benchmarks/eval.py: lighteval's model-phase seconds from its log
 
 from augmath.cli import main as augmath_main
+from augmath.eval_tasks.warm import WARM_ENV, WarmServer
 from augmath.models import resolve_model
 from augmath.prompts import format_prompt
 
@@ -132,6 +134,16 @@ def main(argv: list[str] | None = None) -> int:
                                  keep=side == "plain_keep")
                 seconds[side] += got["seconds"]
                 bpbs[side], tokens = got["bpb"], got["tokens"]
+    # the fixed cost inside an experiment: the same `augmath eval`, forked from a warm lighteval
+    with WarmServer(root / "warm-lighteval.log") as server:
+        if not server.wait_ready():
+            raise SystemExit(f"the warm lighteval did not start; log: {root / 'warm-lighteval.log'}")
+        os.environ.update(server.env())
+        try:
+            whole, phase = run_eval(eval_argv("continuation"), root / "continuation")
+        finally:
+            os.environ.pop(WARM_ENV, None)
+    forked_fixed = whole - phase
     runs = max(1, args.repeats)
     seconds = {k: v / runs for k, v in seconds.items()}
     total = {k: v / runs for k, v in total.items()}
@@ -149,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "repeats": runs,
         "load_average_1min": [round(x, 2) for x in loads],
         "augmath_eval": {**speed("continuation"), "end_to_end_s": round(total["continuation"], 2),
-                         "fixed_cost_s": round(total["continuation"] - seconds["continuation"], 2)},
+                         "fixed_cost_s": round(total["continuation"] - seconds["continuation"], 2),
+                         "fixed_cost_forked_s": round(forked_fixed, 2)},
         "augmath_eval_lighteval_scorer": {**speed("lighteval"), "end_to_end_s": round(total["lighteval"], 2)},
         "plain_transformers": speed("plain"), "plain_transformers_logits_to_keep": speed("plain_keep"),
         "best_plain": best_plain,
@@ -168,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  speed ratio augmath / best plain ({best_plain}): {seconds[best_plain] / seconds['continuation']:.3f}"
           f"   (lighteval's own loop / best plain: {seconds[best_plain] / seconds['lighteval']:.3f})\n"
           f"  fixed cost per model (augmath eval end to end minus its model phase): "
-          f"{total['continuation'] - seconds['continuation']:.1f} s\n"
+          f"{total['continuation'] - seconds['continuation']:.1f} s alone, {forked_fixed:.1f} s forked from the warm "
+          f"lighteval (as in an experiment)\n"
           f"  bits/byte {summary['bpb']:.4f} [{summary['bpb_ci'][0]:.4f}, {summary['bpb_ci'][1]:.4f}]   "
           f"max |delta bpb| per item between any two sides {diff:.2e}")
     return 0

@@ -92,12 +92,21 @@ class Prefix:
 
         if rows not in self.caches:
             ids = torch.tensor([self.tokens] * rows, dtype=torch.long, device=self.model.device)
-            self.caches[rows] = self.model.model.base_model(ids, use_cache=True).past_key_values
+            out = self.model.model.base_model(ids, use_cache=True)
+            cache = getattr(out, "cache", None)  # transformers >= 5.24 names it so; before, past_key_values
+            self.caches[rows] = cache if cache is not None else out.past_key_values
         cache = self.caches[rows]
         extra = cache.get_seq_length() - len(self.tokens)
         if extra > 0:  # what the last batch appended goes, the prefix stays (a negative crop: every version's
             cache.crop(-extra)  # "remove this many"; a positive one meant "keep this many" before transformers 5.2x)
         return cache
+
+
+def _cache_argument(body) -> str:
+    """`cache` in transformers >= 5.24 (where `past_key_values` is deprecated), `past_key_values` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
 
 
 def _forward(model, batch: list[list[int]], conts: list[int], prefix: Prefix | None = None):
@@ -121,8 +130,8 @@ def _forward(model, batch: list[list[int]], conts: list[int], prefix: Prefix | N
     # right padding and a causal model: the real positions never see the padding, so no attention mask is needed
     # (lighteval's loop passes none either); after a cached prefix the positions continue from its length
     cache = prefix.cache(len(batch)) if prefix else None
-    hidden = net.base_model(ids.to(model.device), past_key_values=cache, use_cache=cache is not None
-                            ).last_hidden_state
+    kwargs = {} if cache is None else {_cache_argument(net.base_model): cache, "use_cache": True}
+    hidden = net.base_model(ids.to(model.device), **kwargs).last_hidden_state
     picked = hidden[torch.tensor(rows, device=hidden.device), torch.tensor(cols, device=hidden.device)]
     logits = net.get_output_embeddings()(picked).float()
     target = torch.tensor(targets, device=logits.device)

@@ -79,6 +79,19 @@ class WarmServer:
     def env(self) -> dict[str, str]:
         return {WARM_ENV: self.path}
 
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Block until the server has its imports done (its log says "ready on"); False if it died or timed out.
+        Runs need not wait (a request made earlier waits in the socket's backlog); a timing does."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with open(self.log_path, encoding="utf-8", errors="replace") as log:
+                if "ready on" in log.read():
+                    return True
+            time.sleep(0.1)
+        return False
+
     def __exit__(self, *exc) -> None:
         import shutil
 
@@ -210,8 +223,10 @@ def serve(path: str) -> None:
 
     def stop(*_):
         for pid in children:
-            os.kill(pid, signal.SIGKILL)
-        os.unlink(path)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):  # whoever started us may have removed its folder already
+            os.unlink(path)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)

@@ -56,9 +56,10 @@ def _generator(cfg: ExperimentConfig, stages: list[Stage]):
 def _warm_lighteval(stages: list[Stage], workdir: Path):
     """One warm lighteval (augmath.eval_tasks.warm) for the evaluations still to run on lighteval's transformers
     backend: each forks from it instead of importing lighteval again (~8 s a model)."""
-    pending = [s for s in stages if s.kind == "eval" and not is_done(s)
-               and not {"endpoint", "vllm"} & set(s.argv[s.argv.index("--backend") + 1:][:1] if "--backend" in s.argv
-                                                    else [])]
+    def backend(argv: list[str]) -> str:
+        return argv[argv.index("--backend") + 1] if "--backend" in argv[:-1] else "accelerate"
+
+    pending = [s for s in stages if s.kind == "eval" and not is_done(s) and backend(s.argv) == "accelerate"]
     if len(pending) < 2:  # one evaluation gains nothing from a server it has to start itself
         yield None
         return
