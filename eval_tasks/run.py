@@ -41,6 +41,7 @@ from augmath.eval_tasks import data as eval_data
 from augmath.eval_tasks import profiles
 from augmath.eval_tasks import settings as eval_settings
 from augmath.eval_tasks import warm
+from augmath.eval_tasks.scorer import SCORERS
 from augmath.eval_tasks.inputs import (EvalError, check_likelihood_request, check_profile, endpoint_models,
                                        generation_parameters, model_eos_token, parse_max_samples, parse_tasks,
                                        resolve_local_model)
@@ -365,7 +366,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=POSITIVE, default=8, help="accelerate backend batch size")
     p.add_argument("--device", default="auto", help="accelerate backend device: auto, cpu, cuda")
     p.add_argument("--dtype", default=None, help="default float32 on CPU, bfloat16 on GPU")
-    p.add_argument("--scorer", default="continuation", choices=("continuation", "lighteval"),
+    p.add_argument("--scorer", default="continuation", choices=SCORERS,
                    help="accelerate backend, likelihood tasks: continuation (default): the output layer on the "
                         "reference positions only (augmath.eval_tasks.scorer; same numbers, less work); lighteval: "
                         "lighteval's own loop")

@@ -111,14 +111,15 @@ class WarmChild:
     """A lighteval run forked by the warm server: `stdout` (its output, text lines) and `wait()` (its exit status),
     as subprocess.Popen offers them."""
 
-    def __init__(self, sock: socket.socket, stdout, pid: int):
-        self.sock, self.stdout, self.pid = sock, stdout, pid
+    def __init__(self, sock: socket.socket, replies, stdout, pid: int):
+        self.sock, self.replies, self.stdout, self.pid = sock, replies, stdout, pid
 
     def wait(self) -> int:
-        reply = _read_line(self.sock)
+        reply = self.replies.readline()  # the server's second line: {"code": N} once the child is gone
+        self.replies.close()
         self.sock.close()
         self.stdout.close()
-        if reply is None:  # the server died under the run
+        if not reply:  # the server died under the run
             return -signal.SIGKILL
         return int(json.loads(reply)["code"])
 
@@ -135,32 +136,25 @@ def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> WarmChild | None:
     except OSError:
         sock.close()
         return None
+    replies = sock.makefile("rb")  # one JSON object a line; buffered, so two lines in one packet stay two
     read_end, write_end = os.pipe()
     try:
         body = json.dumps({"argv": cmd[3:], "env": env, "cwd": str(cwd)}).encode()
         socket.send_fds(sock, [LENGTH.pack(len(body)) + body], [write_end])
-        os.close(write_end)
-        reply = _read_line(sock)
+        reply = replies.readline()
         answer = json.loads(reply) if reply else {"refused": "the server closed the connection"}
     except (OSError, ValueError) as e:
         answer = {"refused": str(e)}
+    finally:
+        os.close(write_end)  # the child has its own copy now (or there is no child)
     if "pid" not in answer:
+        replies.close()
         sock.close()
         os.close(read_end)
         print(f"warm lighteval not used ({answer.get('refused')}): starting lighteval afresh", file=sys.stderr)
         return None
     print(f"lighteval forked from the warm lighteval at {path} (pid {answer['pid']})", file=sys.stderr)
-    return WarmChild(sock, os.fdopen(read_end, "r", encoding="utf-8", errors="replace"), int(answer["pid"]))
-
-
-def _read_line(sock: socket.socket) -> str | None:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    return data.decode()
+    return WarmChild(sock, replies, os.fdopen(read_end, "r", encoding="utf-8", errors="replace"), int(answer["pid"]))
 
 
 # ---------------------------------------------------------------- server
