@@ -19,6 +19,7 @@ warning, when they disagree.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -67,12 +68,18 @@ def _sequences(model, docs) -> list[tuple[int, list[int], list[int], list[int]]]
     return seqs
 
 
+def kept(c: int, n: int) -> int:
+    """Reference tokens scored in a row of n tokens: all c, unless the left cut took some (then what is left; the
+    first token has no prediction), and at least one."""
+    return max(1, min(c, n - 1))
+
+
 def shared_prefix(seqs: list[list[int]], conts: list[int]) -> int:
     """Tokens every sequence starts with (the prompt template's preamble; a few-shot block), cut so that each
     sequence keeps its last prompt token, whose hidden state predicts the first reference token."""
     if not seqs:
         return 0
-    first, n = seqs[0], min(len(s) - max(1, min(c, len(s) - 1)) - 1 for s, c in zip(seqs, conts))
+    first, n = seqs[0], min(len(s) - kept(c, len(s)) - 1 for s, c in zip(seqs, conts))
     for s in seqs[1:]:
         k = 0
         while k < n and s[k] == first[k]:
@@ -102,11 +109,13 @@ class Prefix:
         return cache
 
 
-def _cache_argument(body) -> str:
-    """`cache` in transformers >= 5.24 (where `past_key_values` is deprecated), `past_key_values` before."""
+@functools.lru_cache(maxsize=None)
+def _cache_argument(body_type: type) -> str:
+    """`cache` in transformers >= 5.24 (where `past_key_values` is deprecated), `past_key_values` before; looked up
+    once per model class, not once per forward pass."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(body_type.forward).parameters else "past_key_values"
 
 
 def _forward(model, batch: list[list[int]], conts: list[int], prefix: Prefix | None = None):
@@ -122,7 +131,7 @@ def _forward(model, batch: list[list[int]], conts: list[int], prefix: Prefix | N
     rows, cols, targets, sizes = [], [], [], []
     for r, (seq, c) in enumerate(zip(batch, conts)):
         ids[r, :len(seq) - skip] = torch.tensor(seq[skip:], dtype=torch.long)
-        c = max(1, min(c, len(seq) - 1))  # a reference cut by the left truncation keeps what is left of it
+        c = kept(c, len(seq))
         rows += [r] * c
         cols += range(len(seq) - c - 1 - skip, len(seq) - 1 - skip)
         targets += seq[len(seq) - c:]
@@ -130,7 +139,7 @@ def _forward(model, batch: list[list[int]], conts: list[int], prefix: Prefix | N
     # right padding and a causal model: the real positions never see the padding, so no attention mask is needed
     # (lighteval's loop passes none either); after a cached prefix the positions continue from its length
     cache = prefix.cache(len(batch)) if prefix else None
-    kwargs = {} if cache is None else {_cache_argument(net.base_model): cache, "use_cache": True}
+    kwargs = {} if cache is None else {_cache_argument(type(net.base_model)): cache, "use_cache": True}
     hidden = net.base_model(ids.to(model.device), **kwargs).last_hidden_state
     picked = hidden[torch.tensor(rows, device=hidden.device), torch.tensor(cols, device=hidden.device)]
     logits = net.get_output_embeddings()(picked).float()
@@ -170,7 +179,7 @@ def _agrees(model, seqs, prefix: Prefix | None) -> bool:
     if not seqs:
         return True
     _, _, cont, seq = min(seqs, key=lambda s: len(s[3]))
-    c = max(1, min(len(cont), len(seq) - 1))
+    c = kept(len(cont), len(seq))
     try:
         with torch.inference_mode():
             fast = _forward(model, [seq], [c], prefix)[0][0]
